@@ -1,0 +1,48 @@
+"""The `leak-harness` command line: one subcommand per stage of the pipeline."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from harness import __version__
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="leak-harness",
+        description=(
+            "Memory-leak tests and benchmarks for Python web services in memory-limited "
+            "containers: boot the target in a limited sandbox, drive it with Locust, sample "
+            "its memory, decide leak or no leak, and report."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"leak-harness {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    stub = commands.add_parser("stub", help="run a fake upstream service on loopback")
+    stubs = stub.add_subparsers(dest="stub", metavar="UPSTREAM", required=True)
+    from harness.upstream import cli as upstream_cli
+
+    upstream_cli.add_arguments(
+        stubs.add_parser("azure-openai", help="fake Azure OpenAI (chat completions, embeddings)")
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    if args.command == "stub":
+        from harness.upstream import cli as upstream_cli
+
+        return upstream_cli.run(args)
+    parser.error(f"unknown command {args.command!r}")
+    return EXIT_USAGE  # pragma: no cover - parser.error exits

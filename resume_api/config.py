@@ -1,0 +1,117 @@
+"""Service settings, read from the environment under the names the real service uses."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from resume_api.leaks import LeakSpec, parse_leaks
+
+
+class SettingsError(ValueError):
+    """A setting has a value the service cannot start with."""
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number") from None
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _float(env, name, default)
+    if value != int(value):
+        raise SettingsError(f"{name}={env.get(name)!r} is not a whole number")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    azure_endpoint: str = "http://127.0.0.1:8001"
+    azure_api_key: str = "fake-azure-openai-key"
+    api_version: str = "2025-01-01-preview"
+    chat_deployment: str = "gpt-4.1"
+    mini_deployment: str = "gpt-4.1-mini"
+    embedding_deployment: str = "text-embedding-3-large"
+    embedding_dimensions: int = 3072
+    llm_timeout_s: float = 30.0
+    llm_max_retries: int = 2
+    api_key: str | None = None
+    environment: str = "development"
+    memory_warning_mb: float = 1500.0
+    memory_critical_mb: float = 1800.0
+    container_limit_mb: float = 2048.0
+    memory_check_interval_s: float = 30.0
+    telemetry_flush_interval_s: float = 5.0
+    telemetry_max_events: int = 2000
+    embedding_cache_entries: int = 1000
+    embedding_cache_ttl_s: float = 3600.0
+    leaks: LeakSpec = field(default_factory=LeakSpec)
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment.lower() == "production"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        defaults = cls()
+        settings = cls(
+            azure_endpoint=env.get("AZURE_OPENAI_ENDPOINT", defaults.azure_endpoint),
+            azure_api_key=env.get("AZURE_OPENAI_API_KEY", defaults.azure_api_key),
+            api_version=env.get("AZURE_OPENAI_API_VERSION", defaults.api_version),
+            chat_deployment=env.get("AZURE_OPENAI_GPT4_DEPLOYMENT", defaults.chat_deployment),
+            mini_deployment=env.get("GPT41_MINI_JAPANEAST_DEPLOYMENT", defaults.mini_deployment),
+            embedding_deployment=env.get("EMBEDDING_DEPLOYMENT", defaults.embedding_deployment),
+            embedding_dimensions=_int(env, "EMBEDDING_DIMENSIONS", defaults.embedding_dimensions),
+            llm_timeout_s=_float(env, "LLM_TIMEOUT_SECONDS", defaults.llm_timeout_s),
+            llm_max_retries=_int(env, "LLM_MAX_RETRIES", defaults.llm_max_retries),
+            api_key=env.get("CONTAINER_APP_API_KEY") or None,
+            environment=env.get("ENVIRONMENT", defaults.environment),
+            memory_warning_mb=_float(env, "MEMORY_WARNING_THRESHOLD", defaults.memory_warning_mb),
+            memory_critical_mb=_float(
+                env, "MEMORY_CRITICAL_THRESHOLD", defaults.memory_critical_mb
+            ),
+            container_limit_mb=_float(
+                env, "CONTAINER_MEMORY_LIMIT_MB", defaults.container_limit_mb
+            ),
+            memory_check_interval_s=_float(
+                env, "MEMORY_CHECK_INTERVAL_SECONDS", defaults.memory_check_interval_s
+            ),
+            telemetry_flush_interval_s=_float(
+                env, "TELEMETRY_FLUSH_INTERVAL_SECONDS", defaults.telemetry_flush_interval_s
+            ),
+            telemetry_max_events=_int(env, "TELEMETRY_MAX_EVENTS", defaults.telemetry_max_events),
+            embedding_cache_entries=_int(
+                env, "EMBEDDING_CACHE_MAX_ENTRIES", defaults.embedding_cache_entries
+            ),
+            embedding_cache_ttl_s=_float(
+                env, "EMBEDDING_CACHE_TTL_SECONDS", defaults.embedding_cache_ttl_s
+            ),
+            leaks=parse_leaks(env.get("RESUME_API_LEAKS", "")),
+        )
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if not 0 < self.memory_warning_mb < self.memory_critical_mb <= self.container_limit_mb:
+            raise SettingsError(
+                "thresholds must satisfy 0 < MEMORY_WARNING_THRESHOLD < "
+                "MEMORY_CRITICAL_THRESHOLD <= CONTAINER_MEMORY_LIMIT_MB "
+                f"(got {self.memory_warning_mb}, {self.memory_critical_mb}, "
+                f"{self.container_limit_mb})"
+            )
+        for name, value in (
+            ("EMBEDDING_CACHE_MAX_ENTRIES", self.embedding_cache_entries),
+            ("TELEMETRY_MAX_EVENTS", self.telemetry_max_events),
+            ("EMBEDDING_DIMENSIONS", self.embedding_dimensions),
+        ):
+            if value < 1:
+                raise SettingsError(f"{name} must be at least 1 (got {value})")
+        if self.llm_max_retries < 0:
+            raise SettingsError(f"LLM_MAX_RETRIES must be >= 0 (got {self.llm_max_retries})")

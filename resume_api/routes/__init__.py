@@ -1,0 +1,1 @@
+"""HTTP routes: the API itself, and the memory endpoints."""

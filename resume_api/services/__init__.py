@@ -1,0 +1,1 @@
+"""The business logic behind each API route, one module per route family."""
