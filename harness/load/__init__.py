@@ -1,0 +1,1 @@
+"""Load: Locust users, load shapes and the payloads they send."""

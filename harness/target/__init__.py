@@ -1,0 +1,1 @@
+"""Targets: where the service under test runs (cgroup, docker, process, remote)."""
