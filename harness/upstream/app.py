@@ -166,9 +166,10 @@ class Stub:
             or not all(isinstance(i, str) for i in inputs)
         ):
             return azure_error(400, "'input' must be a string or a non-empty array of strings.")
-        dimensions = body.get("dimensions", 3072)
-        if not isinstance(dimensions, int) or not 1 <= dimensions <= 3072:
-            return azure_error(400, "'dimensions' must be an integer from 1 to 3072.")
+        native = embeddings.native_dimensions(deployment)
+        dimensions = body.get("dimensions", native)
+        if not isinstance(dimensions, int) or not 1 <= dimensions <= native:
+            return azure_error(400, f"'dimensions' must be an integer from 1 to {native}.")
         encoding = body.get("encoding_format", "float")
         if encoding not in ("float", "base64"):
             return azure_error(400, "'encoding_format' must be 'float' or 'base64'.")

@@ -90,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 3
+    sock.listen(2048)  # before announcing the URL, so a client never finds it refusing
     host, port = sock.getsockname()[:2]
     server = uvicorn.Server(
         uvicorn.Config(app, log_level=args.log_level, access_log=False, timeout_keep_alive=30)

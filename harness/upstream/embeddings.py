@@ -19,6 +19,13 @@ def _slot(token: str, dimensions: int) -> tuple[int, float]:
     return hashed % dimensions, (1.0 if hashed & 0x80000000 else -1.0)
 
 
+def native_dimensions(deployment: str) -> int:
+    """What the deployment's model answers without a `dimensions` parameter: Azure deployments
+    are named by their owner, so guess from the conventional names (3-small and ada: 1536)."""
+    name = deployment.lower()
+    return 1536 if "small" in name or "ada" in name else 3072
+
+
 def embed(text: str, dimensions: int = 3072) -> array[float]:
     vector = array("f", bytes(4 * dimensions))
     tokens = _WORD.findall(text.lower())

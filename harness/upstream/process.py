@@ -7,7 +7,9 @@ import selectors
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 
 from harness.upstream.cli import LISTENING
@@ -44,6 +46,8 @@ class StubProcess:
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
+        self._output: deque[str] = deque(maxlen=200)
+        self._drainer: threading.Thread | None = None
         self.url = self._read_url(timeout_s)
 
     @property
@@ -65,10 +69,25 @@ class StubProcess:
             seen.append(line.rstrip())
             if line.startswith(LISTENING):
                 selector.close()
+                self._output.extend(seen)
+                self._drainer = threading.Thread(target=self._drain, daemon=True)
+                self._drainer.start()
                 return line.split()[-1]
         selector.close()
         self.stop()
         raise StubStartError("fake Azure OpenAI did not start:\n" + "\n".join(seen[-20:]))
+
+    def _drain(self) -> None:
+        """Keep reading what the stub prints, so a full pipe can never stall it."""
+        assert self.process.stdout is not None
+        try:
+            for raw in self.process.stdout:
+                self._output.append(raw.decode(errors="replace").rstrip())
+        except (OSError, ValueError):  # closed by stop()
+            return
+
+    def output_tail(self) -> str:
+        return "\n".join(self._output)
 
     def stop(self, timeout_s: float = 5.0) -> None:
         if self.process.poll() is None:
@@ -78,6 +97,8 @@ class StubProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self._drainer is not None:
+            self._drainer.join(2.0)  # the pipe ends with the process
         if self.process.stdout is not None:
             self.process.stdout.close()
 

@@ -60,8 +60,14 @@ def candidate_keywords(text: str) -> list[str]:
         counts[lower] += 1
         first_seen.setdefault(lower, position)
         spelled.setdefault(lower, word)
+
+    def distinctive(word: str) -> bool:  # FastAPI, CI/CD, AWS, Node.js: not just a capital
+        return any(c in word for c in "+#./") or sum(c.isupper() for c in word) > 1
+
     ranked = sorted(counts, key=lambda w: (-counts[w], first_seen[w]))
-    return [spelled[w] for w in ranked]
+    strong = [w for w in ranked if counts[w] > 1 or distinctive(spelled[w])]
+    weak = [w for w in ranked if w not in set(strong)]
+    return [spelled[w] for w in strong + weak]
 
 
 def keyword_extraction(user: str, seed: int | None, _: str) -> str:
@@ -267,5 +273,5 @@ def answer(messages: list[dict[str, object]], seed: int | None, json_mode: bool)
         content = generic(user, seed, system)
         if json_mode:
             content = json.dumps({"answer": content})
-        return task if task != "generic" else "generic", content
+        return task, content
     return task, generator(user, seed, system)

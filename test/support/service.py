@@ -103,7 +103,9 @@ class ServiceProcess:
 
     # -- readings the leak tests compare ----------------------------------------------------
     def stats(self) -> dict[str, Any]:
-        data: dict[str, Any] = httpx.get(f"{self.url}/api/v1/memory/stats", timeout=10).json()["data"]
+        data: dict[str, Any] = httpx.get(f"{self.url}/api/v1/memory/stats", timeout=10).json()[
+            "data"
+        ]
         return data
 
     def collect(self) -> None:
@@ -146,7 +148,9 @@ def api_requests(seed: int = 7, pool: int = 24) -> Callable[[], Request]:
     return next_request
 
 
-async def _drive(url: str, count: int, concurrency: int, make: Callable[[], Request]) -> Counter[int]:
+async def _drive(
+    url: str, count: int, concurrency: int, make: Callable[[], Request]
+) -> Counter[int]:
     statuses: Counter[int] = Counter()
     remaining = iter(range(count))
     limits = httpx.Limits(max_connections=concurrency)

@@ -39,6 +39,8 @@ def test_reads_the_service_variable_names() -> None:
         ({"RESUME_API_LEAKS": "bogus"}, LeakSpecError, "unknown leak switch"),
     ],
 )
-def test_bad_settings_say_what_to_fix(env: dict[str, str], error: type[Exception], message: str) -> None:
+def test_bad_settings_say_what_to_fix(
+    env: dict[str, str], error: type[Exception], message: str
+) -> None:
     with pytest.raises(error, match=message):
         Settings.from_env(env)

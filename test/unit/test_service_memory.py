@@ -31,7 +31,9 @@ def test_cgroup_v2_working_set_is_usage_minus_inactive_file(
     assert reading == memory.ContainerMemory(300000000, 250000000, 2147483648, 2)
 
 
-def test_cgroup_v1_reads_the_memory_controller(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cgroup_v1_reads_the_memory_controller(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     group = tmp_path / "memory" / "docker" / "abc"
     group.mkdir(parents=True)
     (group / "memory.usage_in_bytes").write_text("1000\n")
@@ -41,7 +43,9 @@ def test_cgroup_v1_reads_the_memory_controller(tmp_path: Path, monkeypatch: pyte
     assert memory.container_memory(tmp_path) == memory.ContainerMemory(1000, 900, 4096, 1)
 
 
-def test_unlimited_cgroup_is_not_a_container(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unlimited_cgroup_is_not_a_container(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "memory.current").write_text("1000\n")
     (tmp_path / "memory.max").write_text("max\n")
     _fake_proc_cgroup(monkeypatch, "0::/\n")
