@@ -1,0 +1,105 @@
+"""`leak-harness run`: boot, load, sample; leaves a run directory."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from harness.config import BACKENDS, ConfigError, load_settings
+from harness.load.scenario import ScenarioError, available, load_scenario
+from harness.progress import Display
+from harness.run import EXIT_USAGE, Run
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--scenario", help=f"name ({', '.join(available())}) or a .toml path (default quick)"
+    )
+    parser.add_argument("--backend", choices=BACKENDS, help="where the target runs (default auto)")
+    parser.add_argument(
+        "--leak",
+        action="append",
+        dest="leaks",
+        metavar="NAME[:RATE]",
+        help="switch on a leak of the bundled service (repeatable), e.g. unbounded-cache:4KiB",
+    )
+    parser.add_argument("--memory-limit", help="container memory limit, e.g. 2g (default 2g)")
+    parser.add_argument("--cpus", type=float, help="CPU limit of the target (default 1)")
+    parser.add_argument("--duration", type=float, dest="duration_s", help="measured load, s")
+    parser.add_argument("--users", type=int, help="concurrent Locust users")
+    parser.add_argument(
+        "--sample-interval", type=float, dest="sample_interval_s", help="seconds (>= 0.2)"
+    )
+    parser.add_argument(
+        "--tracemalloc-frames", type=int, help="traceback depth of heap snapshots (0: off)"
+    )
+    parser.add_argument("--out", type=Path, help="where runs land (default reports/)")
+    parser.add_argument("--config", type=Path, help="settings file (default leak-harness.toml)")
+    parser.add_argument("--locustfile", type=Path, help="your own Locust users")
+    parser.add_argument("--locust-processes", type=int, help="Locust worker processes (default 1)")
+    parser.add_argument(
+        "--locust-expect-workers",
+        type=int,
+        help="run Locust as a master that waits for N remote workers (see the README)",
+    )
+    parser.add_argument("--host", help="URL of an already running service (remote backend)")
+    parser.add_argument("-q", "--quiet", action="store_true", default=None, help="no progress")
+    parser.add_argument(
+        "--json", action="store_true", dest="json_output", default=None, help="print a JSON result"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    cli = {
+        key: getattr(args, key)
+        for key in (
+            "scenario",
+            "backend",
+            "leaks",
+            "memory_limit",
+            "cpus",
+            "duration_s",
+            "users",
+            "sample_interval_s",
+            "tracemalloc_frames",
+            "out",
+            "locustfile",
+            "locust_processes",
+            "locust_expect_workers",
+            "host",
+            "quiet",
+            "json_output",
+        )
+    }
+    if args.host and not args.backend:
+        cli["backend"] = "remote"
+    try:
+        settings, _source = load_settings(cli, args.config)
+        scenario = load_scenario(settings.scenario)
+        if settings.locustfile is not None and not settings.locustfile.is_file():
+            raise ConfigError(f"--locustfile {settings.locustfile} does not exist")
+    except (ConfigError, ScenarioError) as exc:
+        print(f"leak-harness run: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    display = Display(quiet=settings.quiet or settings.json_output)
+    result = Run(settings, scenario, display).execute()
+    display.close()
+    if settings.json_output:
+        print(
+            json.dumps(
+                {
+                    "run_dir": str(result.run_dir),
+                    "status": result.status,
+                    "exit_code": result.exit_code,
+                    **result.detail,
+                }
+            )
+        )
+    else:
+        error = result.detail.get("error")
+        if error:
+            print(f"leak-harness run: {error}", file=sys.stderr)
+        print(f"{result.status}: {result.run_dir}")
+    return result.exit_code

@@ -1,0 +1,159 @@
+"""Run settings, merged with the precedence CLI > environment > file > defaults.
+
+The file is `leak-harness.toml` (or `--config PATH`), or `[tool.leak-harness]` in
+pyproject.toml. Environment variables are LEAK_HARNESS_<SETTING> (e.g.
+LEAK_HARNESS_BACKEND=process, LEAK_HARNESS_MEMORY_LIMIT=1g). A `[target]` table describes the
+service under test (see harness.target.spec)."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from harness.target.spec import TargetSpec
+
+Backend = Literal["auto", "cgroup", "docker", "process", "remote"]
+BACKENDS: tuple[str, ...] = ("auto", "cgroup", "docker", "process", "remote")
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*$", re.IGNORECASE)
+_POWERS = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4}
+
+
+class ConfigError(ValueError):
+    """A setting is wrong; the message names it and says what is expected."""
+
+
+def parse_size(text: str | int) -> int:
+    """`2g`, `2GiB`, `512m`, `1048576` -> bytes (binary units, as container limits are)."""
+    if isinstance(text, int):
+        return text
+    match = _SIZE.match(text)
+    if not match:
+        raise ConfigError(f"{text!r} is not a size; use e.g. 2g, 512MiB or a number of bytes")
+    return int(float(match.group(1)) * 1024 ** _POWERS[match.group(2).lower()])
+
+
+class RunSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    scenario: str = "quick"
+    backend: Backend = "auto"
+    memory_limit: int = 2 << 30
+    cpus: float | None = Field(default=1.0, gt=0)
+    leaks: list[str] = Field(default_factory=list)
+    duration_s: float | None = Field(default=None, gt=0)  # overrides the scenario's
+    users: int | None = Field(default=None, ge=1)
+    sample_interval_s: float | None = Field(default=None, ge=0.2)
+    tracemalloc_frames: int | None = Field(default=None, ge=0, le=100)
+    out: Path = Path("reports")
+    locustfile: Path | None = None
+    locust_processes: int = Field(default=1, ge=1)
+    locust_expect_workers: int = Field(default=0, ge=0)
+    host: str | None = None  # remote target URL (same as [target] url)
+    quiet: bool = False
+    json_output: bool = False
+    target: TargetSpec = Field(default_factory=TargetSpec)
+
+    @field_validator("memory_limit", mode="before")
+    @classmethod
+    def _size(cls, value: Any) -> Any:
+        return parse_size(value) if isinstance(value, str) else value
+
+    @field_validator("leaks", mode="before")
+    @classmethod
+    def _leaks(cls, value: Any) -> Any:
+        return (
+            [part for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+        )
+
+
+ENV_PREFIX = "LEAK_HARNESS_"
+_ENV_SETTINGS = (
+    "scenario",
+    "backend",
+    "memory_limit",
+    "cpus",
+    "leaks",
+    "duration_s",
+    "users",
+    "sample_interval_s",
+    "tracemalloc_frames",
+    "out",
+    "locustfile",
+    "host",
+)
+
+
+def _file_settings(path: Path | None, cwd: Path) -> tuple[dict[str, Any], Path | None]:
+    if path is not None:
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        candidates = [path]
+    else:
+        candidates = [cwd / "leak-harness.toml", cwd / "pyproject.toml"]
+    for candidate in candidates:
+        if not candidate.is_file():
+            continue
+        try:
+            data = tomllib.loads(candidate.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{candidate}: not valid TOML ({exc})") from None
+        if candidate.name == "pyproject.toml" and path is None:
+            data = data.get("tool", {}).get("leak-harness")
+            if data is None:
+                continue
+        return data, candidate
+    return {}, None
+
+
+def _env_settings(environ: Mapping[str, str]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for name in _ENV_SETTINGS:
+        value = environ.get(ENV_PREFIX + name.upper())
+        if value is not None and value != "":
+            found[name] = value
+    return found
+
+
+def load_settings(
+    cli: Mapping[str, Any],
+    config_path: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> tuple[RunSettings, Path | None]:
+    """Merged settings and the file they came from (None: defaults only)."""
+    environ = os.environ if environ is None else environ
+    file_data, source = _file_settings(config_path, cwd or Path.cwd())
+    merged: dict[str, Any] = {**file_data}
+    merged.update(_env_settings(environ))
+    merged.update({k: v for k, v in cli.items() if v is not None})
+    if source is not None and "target" in file_data:
+        merged["target"] = _relative_paths(file_data["target"], source.parent)
+    try:
+        settings = RunSettings.model_validate(merged)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        where = f" (from {source})" if source else ""
+        raise ConfigError(f"invalid settings{where}: {problems}") from None
+    if settings.host and not settings.target.url:
+        settings.target.url = settings.host
+    return settings, source
+
+
+def _relative_paths(target: Any, base: Path) -> Any:
+    """Paths in a [target] table are relative to the file that names them."""
+    if not isinstance(target, dict):
+        return target
+    fixed = dict(target)
+    for key in ("workdir", "alert_rules", "dockerfile", "docker_context"):
+        if isinstance(fixed.get(key), str):
+            fixed[key] = str((base / fixed[key]).resolve())
+    return fixed

@@ -1,0 +1,120 @@
+"""Locust as a child process (headless), following the scenario's stages.
+
+Locust runs on gevent and monkey-patches the standard library, so it never shares a process
+with the harness. Its stats CSVs go into the run directory; its cumulative counts come back
+through a small progress file (see locust_hooks)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.load import locust_hooks
+from harness.load.scenario import Stage
+
+SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
+DEFAULT_LOCUSTFILE = SCENARIO_DIR / "resume_api_locustfile.py"
+
+
+@dataclass(frozen=True)
+class Progress:
+    time: float
+    requests: int
+    failures: int
+    users: int
+    stage: int | None
+    state: str
+
+
+class LocustProcess:
+    def __init__(
+        self,
+        locustfile: Path,
+        host: str,
+        stages: list[Stage],
+        run_dir: Path,
+        csv_prefix: str,
+        processes: int = 1,
+        expect_workers: int = 0,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.progress_path = run_dir / ".locust-progress.json"
+        schedule = [[s.duration_s, s.users, s.spawn_rate] for s in stages]
+        command = [
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            f"{locustfile},{locust_hooks.__file__}",
+            "--headless",
+            "--host",
+            host,
+            "--csv",
+            str(run_dir / csv_prefix),
+            "--csv-full-history",
+            "--only-summary",
+            "--loglevel",
+            "WARNING",
+            "--stop-timeout",
+            "10",
+        ]
+        if processes > 1:
+            command += ["--processes", str(processes)]
+        if expect_workers > 0:  # remote workers join this master (see the README)
+            command += ["--master", "--expect-workers", str(expect_workers)]
+        self.log = (run_dir / "locust.log").open("ab")
+        self.process = subprocess.Popen(
+            command,
+            env={
+                **os.environ,
+                **(env or {}),
+                locust_hooks.SCHEDULE_ENV: json.dumps(schedule),
+                locust_hooks.PROGRESS_ENV: str(self.progress_path),
+            },
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+    def progress(self) -> Progress | None:
+        try:
+            data = json.loads(self.progress_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return Progress(
+            time=float(data["time"]),
+            requests=int(data["requests"]),
+            failures=int(data["failures"]),
+            users=int(data["users"]),
+            stage=data.get("stage"),
+            state=str(data.get("state", "")),
+        )
+
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self, timeout_s: float = 15.0) -> int | None:
+        """Stop the test (Locust writes its final stats on SIGTERM), then make sure."""
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)  # workers of --processes, if any
+        self.log.close()
+        return self.process.returncode
+
+    def wait(self, timeout_s: float | None = None) -> int:
+        return self.process.wait(timeout_s)

@@ -1,0 +1,126 @@
+"""Scenarios: a named load shape with its timing, read from a TOML file, planned as stages.
+
+A stage is a stretch of time at a fixed user count, labelled with the phase it belongs to;
+the Locust shape follows the stages and the sampler labels every sample with the phase, so
+the load and the memory series agree on what happened when."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
+
+Shape = Literal["steady", "stress", "spike", "cycles", "soak"]
+
+
+class ScenarioError(ValueError):
+    """Unknown scenario or a scenario file that does not parse; says what to fix."""
+
+
+class Thresholds(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    startup_mb: float = 500.0
+    peak_mb: float = 1500.0
+    max_failure_ratio: float = 0.01
+
+
+class Scenario(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    description: str = ""
+    shape: Shape = "steady"
+    users: int = Field(default=8, ge=1)
+    spawn_rate: float = Field(default=4.0, gt=0)
+    warmup_s: float = Field(default=20.0, ge=0)
+    duration_s: float = Field(default=60.0, gt=0)  # measured load (per cycle for `cycles`)
+    cycles: int = Field(default=1, ge=1)
+    idle_s: float = Field(default=0.0, ge=0)  # idle after each cycle (cleanup runs in it)
+    cleanup_s: float = Field(default=10.0, ge=0)  # idle after load, after GC + clear-cache
+    sample_interval_s: float = Field(default=1.0, ge=0.2)
+    tracemalloc_frames: int = Field(default=5, ge=0, le=100)  # 0: no heap tracing
+    # stress: users grow by step_users every step_s until max_users
+    step_users: int = Field(default=4, ge=1)
+    step_s: float = Field(default=20.0, gt=0)
+    max_users: int = Field(default=64, ge=1)
+    # spike: `users` as the base, spike_users for spike_s in the middle of each cycle
+    spike_users: int = Field(default=48, ge=1)
+    spike_s: float = Field(default=15.0, gt=0)
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Scenario:
+        if self.shape == "spike" and self.spike_s >= self.duration_s:
+            raise ValueError("spike_s must be shorter than duration_s")
+        if self.shape == "cycles" and self.idle_s <= 0:
+            raise ValueError("a cycles scenario needs idle_s > 0 (cleanup runs in the idle)")
+        return self
+
+
+@dataclass(frozen=True)
+class Stage:
+    phase: str  # warm-up, load-1, idle-1, ... (samples carry it)
+    duration_s: float
+    users: int
+    spawn_rate: float
+
+
+def plan(scenario: Scenario) -> list[Stage]:
+    """The stages Locust will follow, in order."""
+    s = scenario
+    stages = [Stage("warm-up", s.warmup_s, s.users, s.spawn_rate)] if s.warmup_s > 0 else []
+    if s.shape == "stress":
+        users, step = s.users, 1
+        while users <= s.max_users:
+            stages.append(Stage(f"load-{step}", s.step_s, users, s.spawn_rate))
+            users += s.step_users
+            step += 1
+        return stages
+    cycles = s.cycles if s.shape == "cycles" else 1
+    for cycle in range(1, cycles + 1):
+        load = f"load-{cycle}"
+        if s.shape == "spike":
+            calm = (s.duration_s - s.spike_s) / 2
+            stages.append(Stage(load, calm, s.users, s.spawn_rate))
+            stages.append(Stage(load, s.spike_s, s.spike_users, max(s.spawn_rate, 50.0)))
+            stages.append(Stage(load, calm, s.users, max(s.spawn_rate, 50.0)))
+        else:
+            stages.append(Stage(load, s.duration_s, s.users, s.spawn_rate))
+        if s.idle_s > 0 and (s.shape == "cycles" or cycle < cycles):
+            stages.append(Stage(f"idle-{cycle}", s.idle_s, 0, s.spawn_rate))
+    return stages
+
+
+def available() -> list[str]:
+    return sorted(path.stem for path in SCENARIO_DIR.glob("*.toml"))
+
+
+def load_scenario(name_or_path: str) -> Scenario:
+    """A scenario by name (scenarios/<name>.toml) or by path to a TOML file."""
+    path = Path(name_or_path)
+    if path.suffix != ".toml":
+        path = SCENARIO_DIR / f"{name_or_path}.toml"
+    if not path.is_file():
+        raise ScenarioError(
+            f"unknown scenario {name_or_path!r}; choose one of {', '.join(available())} "
+            "or give the path of a .toml file"
+        )
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path}: not valid TOML ({exc})") from None
+    data.setdefault("name", path.stem)
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'scenario'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ScenarioError(f"{path}: {problems}") from None

@@ -1,0 +1,47 @@
+"""The knee of a stress run: where adding users stopped adding throughput."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+from pathlib import Path
+from typing import Any
+
+from harness.load.scenario import Stage
+from harness.rundir import SAMPLES_CSV
+
+GAIN = 0.05  # a step that adds less than 5% throughput is past the knee
+
+
+def stage_throughput(run_dir: Path, stages: list[Stage]) -> list[dict[str, Any]]:
+    """Requests/s of each load stage, from the samples (its middle 80%, ramps excluded)."""
+    rows = list(csv.DictReader((run_dir / SAMPLES_CSV).open(encoding="utf-8")))
+    result = []
+    for stage in stages:
+        if not stage.phase.startswith("load"):
+            continue
+        points = [
+            (float(row["elapsed_s"]), int(row["requests"]))
+            for row in rows
+            if row["phase"] == stage.phase
+        ]
+        trim = len(points) // 10
+        points = points[trim : len(points) - trim] if len(points) > 4 else points
+        if len(points) < 2 or points[-1][0] <= points[0][0]:
+            continue
+        rate = (points[-1][1] - points[0][1]) / (points[-1][0] - points[0][0])
+        result.append({"phase": stage.phase, "users": stage.users, "rps": round(rate, 2)})
+    return result
+
+
+def knee(run_dir: Path, stages: list[Stage]) -> dict[str, Any]:
+    steps = stage_throughput(run_dir, stages)
+    if not steps:
+        return {"steps": [], "knee_users": None, "saturation_rps": None}
+    best = max(step["rps"] for step in steps)
+    knee_step = steps[-1]
+    for previous, step in itertools.pairwise(steps):
+        if step["rps"] < previous["rps"] * (1 + GAIN):
+            knee_step = previous
+            break
+    return {"steps": steps, "knee_users": knee_step["users"], "saturation_rps": best}

@@ -1,0 +1,329 @@
+"""One run: boot upstreams and the target, drive the scenario's stages, sample, clean up.
+
+    target -> load -> sample -> run directory
+
+Every step leaves its trace in the run directory as it happens. Whatever ends the run (the
+last stage, Ctrl-C, SIGTERM, the target being OOM-killed or crashing), the same `finally`
+stops Locust, the target and the upstreams and removes the cgroup or container."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import httpx
+
+from harness import __version__
+from harness.config import RunSettings
+from harness.load.locust_process import DEFAULT_LOCUSTFILE, LocustProcess
+from harness.load.scenario import Scenario, Stage, plan
+from harness.load.stress import knee
+from harness.progress import Display
+from harness.rundir import LOCUST_PREFIX, TARGET_LOG, RunDirectory
+from harness.sample.heap import HeapSnapshots, agent_env
+from harness.sample.probes import AppStats
+from harness.sample.sampler import Sampler
+from harness.target.base import Target, TargetError
+from harness.target.select import make_target
+from harness.target.spec import expand
+from harness.upstream.process import StubProcess, StubStartError
+
+EXIT_OK = 0
+EXIT_TARGET_FAILED = 1  # the target died under load (OOM kill or crash): a finding, not a bug
+EXIT_USAGE = 2
+EXIT_INFRA = 3
+EXIT_INTERRUPTED = 130
+
+
+class Interrupted(Exception):
+    """SIGINT or SIGTERM arrived; the run unwinds through its cleanup."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    status: str
+    exit_code: int
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@contextlib.contextmanager
+def _signals_raise() -> Iterator[None]:
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        raise Interrupted(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def effective_scenario(scenario: Scenario, settings: RunSettings) -> Scenario:
+    """The scenario with the CLI's overrides applied."""
+    changes: dict[str, Any] = {}
+    if settings.duration_s is not None:
+        changes["duration_s"] = settings.duration_s
+    if settings.users is not None:
+        changes["users"] = settings.users
+    if settings.sample_interval_s is not None:
+        changes["sample_interval_s"] = settings.sample_interval_s
+    if settings.tracemalloc_frames is not None:
+        changes["tracemalloc_frames"] = settings.tracemalloc_frames
+    return Scenario.model_validate({**scenario.model_dump(), **changes})
+
+
+def _git_commit() -> str | None:
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+        return done.stdout.strip() or None
+    return None
+
+
+def _environment() -> dict[str, Any]:
+    import locust
+
+    return {
+        "harness_version": __version__,
+        "python": sys.version.split()[0],
+        "locust": locust.__version__,
+        "kernel": platform.release(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "git_commit": _git_commit(),
+    }
+
+
+class Run:
+    def __init__(self, settings: RunSettings, scenario: Scenario, display: Display) -> None:
+        self.settings = settings
+        self.scenario = effective_scenario(scenario, settings)
+        self.stages: list[Stage] = plan(self.scenario)
+        self.display = display
+        self.phase = ""
+        self.run: RunDirectory | None = None
+
+    # -- the whole run ---------------------------------------------------------------------
+    def execute(self) -> RunResult:
+        settings = self.settings
+        meta = {
+            "scenario": self.scenario.model_dump(),
+            "stages": [vars(stage) for stage in self.stages],
+            "settings": settings.model_dump(mode="json", exclude={"target"}),
+            "target": settings.target.model_dump(mode="json"),
+            "environment": _environment(),
+        }
+        run = self.run = RunDirectory.create(settings.out, self.scenario.name, meta)
+        self.display.message(f"run directory: {run.path}")
+        status, code, detail = "error", EXIT_INFRA, dict[str, Any]()
+        with _signals_raise():
+            try:
+                status, code, detail = self._execute(run)
+            except Interrupted as exc:
+                status, code, detail = "interrupted", EXIT_INTERRUPTED, {"signal": str(exc)}
+                self.display.message(f"interrupted by {exc}: cleaning up")
+            except KeyboardInterrupt:
+                status, code, detail = "interrupted", EXIT_INTERRUPTED, {"signal": "SIGINT"}
+            except (TargetError, StubStartError) as exc:
+                status, code, detail = "error", EXIT_INFRA, {"error": str(exc)}
+            finally:
+                # A second Ctrl-C while cleaning up must not leave anything behind.
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+                signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        run.finish(status, code, **detail)
+        return RunResult(run.path, status, code, detail)
+
+    def _execute(self, run: RunDirectory) -> tuple[str, int, dict[str, Any]]:
+        settings, spec = self.settings, self.settings.target
+        with ExitStack() as stack:
+            upstream_values: dict[str, str] = {}
+            for upstream in spec.upstreams if settings.backend != "remote" else []:
+                stub = stack.enter_context(StubProcess(upstream.args))
+                upstream_values[f"upstream.{upstream.kind}"] = stub.url
+                upstream_values[f"upstream.{upstream.kind}.key"] = stub.api_key
+                run.event("upstream-ready", kind=upstream.kind, url=stub.url, pid=stub.pid)
+
+            target = stack.enter_context(
+                make_target(settings.backend, spec, settings.memory_limit, settings.cpus)
+            )
+            run.update(target_backend=target.describe())
+            for note in target.limits().notes:
+                self.display.warning(note)
+            env = {k: expand(v, upstream_values) for k, v in spec.env.items()}
+            if settings.leaks:
+                if spec.leak_env is None:
+                    raise TargetError("this target has no leak switches (target.leak_env)")
+                env[spec.leak_env] = ",".join(settings.leaks)
+            frames = self.scenario.tracemalloc_frames
+            snapshots = HeapSnapshots(run.heap_dir)
+            if spec.python and frames > 0:
+                env.update(agent_env(run.heap_dir, frames, env.get("PYTHONPATH")))
+
+            self._set_phase("startup")
+            url = target.start(env, run.path / TARGET_LOG)
+            try:
+                boot_s = target.wait_healthy(spec.startup_timeout_s)
+            except TargetError as exc:
+                raise TargetError(f"{exc}\n--- {TARGET_LOG} (tail) ---\n{_tail(run)}") from None
+            run.event("target-ready", url=url, boot_s=round(boot_s, 2), pids=target.pids())
+            run.update(target_backend=target.describe())
+
+            endpoints = spec.memory_endpoints
+            app_stats = AppStats(url + endpoints.stats) if endpoints and endpoints.stats else None
+            locust: LocustProcess | None = None
+            sampler = Sampler(
+                run,
+                target,
+                self.scenario.sample_interval_s,
+                lambda: self.phase,
+                lambda: locust.progress() if locust else None,
+                app_stats,
+            )
+            startup = sampler.take()
+            run.update(startup={"working_set": startup.working_set, "rss": startup.rss})
+            self._snapshot(snapshots, target, "start")  # tracing from here on
+            sampler.on_sample(self.display.sample)
+            sampler.start()
+            stack.callback(sampler.stop)
+
+            locust = LocustProcess(
+                settings.locustfile or DEFAULT_LOCUSTFILE,
+                url,
+                self.stages,
+                run.path,
+                LOCUST_PREFIX,
+                settings.locust_processes,
+                settings.locust_expect_workers,
+            )
+            stack.callback(locust.stop)
+            self.display.start(self.stages)
+            ended = self._follow_load(run, target, locust, snapshots)
+            if ended is not None:
+                return ended
+            locust.stop()
+
+            self._cleanup_phase(run, target, url, snapshots)
+            self._set_phase("shutdown")
+            sampler.stop()
+            run.update(
+                sampler={
+                    **vars(sampler.cost),
+                    "cpu_ms_per_sample": round(sampler.cost.cpu_ms_per_sample, 3),
+                }
+            )
+            if self.scenario.shape == "stress":
+                run.update(stress=knee(run.path, self.stages))
+            exit_state = target.stop()
+            run.event("target-stopped", returncode=exit_state.returncode if exit_state else None)
+            return "completed", EXIT_OK, {}
+
+    # -- the load ----------------------------------------------------------------------------
+    def _follow_load(
+        self, run: RunDirectory, target: Target, locust: LocustProcess, snaps: HeapSnapshots
+    ) -> tuple[str, int, dict[str, Any]] | None:
+        """Follow Locust through its stages; returns an outcome if the target died."""
+        current: int | None = None
+        while locust.running():
+            ended = target.exited()
+            if ended is not None:
+                kind = "oom-killed" if ended.oom_killed else "target-exited"
+                run.event(kind, returncode=ended.returncode)
+                self.display.warning(f"target {kind} (exit code {ended.returncode})")
+                return kind, EXIT_TARGET_FAILED, {"returncode": ended.returncode}
+            progress = locust.progress()
+            stage = progress.stage if progress else None
+            if stage is not None and stage != current:
+                if current is not None:
+                    self._stage_ended(run, target, current, snaps)
+                current = stage
+                self._set_phase(self.stages[stage].phase)
+            time.sleep(0.1)
+        if current is not None:
+            self._stage_ended(run, target, current, snaps)
+        ended = target.exited()
+        if ended is not None and ended.oom_killed:
+            run.event("oom-killed", returncode=ended.returncode)
+            return "oom-killed", EXIT_TARGET_FAILED, {"returncode": ended.returncode}
+        return None
+
+    def _stage_ended(
+        self, run: RunDirectory, target: Target, index: int, snaps: HeapSnapshots
+    ) -> None:
+        stage = self.stages[index]
+        following = self.stages[index + 1] if index + 1 < len(self.stages) else None
+        if following is not None and following.phase == stage.phase:
+            return  # a spike's sub-stages: one phase
+        self._snapshot(snaps, target, f"{index + 1:02d}-{stage.phase}-end")
+        if following is not None and following.phase.startswith("idle"):
+            self._ask_cleanup(run, target.url)
+
+    def _cleanup_phase(
+        self, run: RunDirectory, target: Target, url: str, snaps: HeapSnapshots
+    ) -> None:
+        self._set_phase("cleanup")
+        self._ask_cleanup(run, url)
+        deadline = time.monotonic() + self.scenario.cleanup_s
+        while time.monotonic() < deadline and target.exited() is None:
+            time.sleep(0.1)
+        self._snapshot(snaps, target, f"{len(self.stages) + 1:02d}-after-cleanup")
+
+    def _ask_cleanup(self, run: RunDirectory, url: str) -> None:
+        """The app's own GC and clear-cache endpoints, as operators would call them."""
+        endpoints = self.settings.target.memory_endpoints
+        if endpoints is None:
+            return
+        for name, path in (("gc", endpoints.gc), ("clear-cache", endpoints.clear_cache)):
+            if not path:
+                continue
+            try:
+                response = httpx.post(url + path, timeout=30)
+                body = response.json() if response.content else {}
+                run.event("cleanup", action=name, status=response.status_code, answer=body)
+            except (httpx.HTTPError, ValueError) as exc:
+                run.event("cleanup", action=name, error=str(exc))
+
+    def _snapshot(self, snaps: HeapSnapshots, target: Target, name: str) -> None:
+        if not self.settings.target.python or self.scenario.tracemalloc_frames == 0:
+            return
+        path = snaps.request(name, target.signal_heap_dump)
+        assert self.run is not None
+        if name == "start":
+            self.run.event("heap-tracing", started=path is not None)
+        else:
+            self.run.event("heap-snapshot", name=name, file=path.name if path else None)
+
+    def _set_phase(self, phase: str) -> None:
+        if phase != self.phase and self.run is not None:
+            self.phase = phase
+            self.run.event("phase", phase=phase)
+            self.display.phase(phase)
+
+
+def _tail(run: RunDirectory, lines: int = 20) -> str:
+    try:
+        text = (run.path / TARGET_LOG).read_text(errors="replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(text.splitlines()[-lines:])

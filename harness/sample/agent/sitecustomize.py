@@ -1,0 +1,39 @@
+"""leak-harness heap agent, injected on PYTHONPATH into Python targets (no code change needed).
+
+With LEAK_HARNESS_HEAP_DIR set, on SIGUSR2 it reads <dir>/request: `start` starts tracemalloc
+(LEAK_HARNESS_TRACEMALLOC frames, default 5) and writes <dir>/tracing; any other name dumps a
+snapshot to <dir>/<name>.tracemalloc (through a temporary name, so the harness never reads half
+a file). Tracing starts only when asked, after boot: the startup memory the harness measures is
+the service's own, not tracemalloc's. Standard library only: the target's environment is not
+ours."""
+
+from __future__ import annotations
+
+import os
+
+_DIR = os.environ.get("LEAK_HARNESS_HEAP_DIR")
+
+if _DIR:
+    import signal
+    import tracemalloc
+
+    _FRAMES = int(os.environ.get("LEAK_HARNESS_TRACEMALLOC", "5") or 5)
+
+    def _dump(_signum: int, _frame: object) -> None:
+        directory = _DIR or "."
+        try:
+            with open(os.path.join(directory, "request"), encoding="utf-8") as handle:
+                name = os.path.basename(handle.read().strip()) or "snapshot"
+            if not tracemalloc.is_tracing():
+                tracemalloc.start(_FRAMES)
+            if name == "start":
+                with open(os.path.join(directory, "tracing"), "w", encoding="utf-8") as flag:
+                    flag.write(str(_FRAMES))
+                return
+            part = os.path.join(directory, f".{name}.part")
+            tracemalloc.take_snapshot().dump(part)
+            os.replace(part, os.path.join(directory, f"{name}.tracemalloc"))
+        except OSError as exc:  # never take the service down for a snapshot
+            print(f"leak-harness agent: snapshot failed: {exc}", flush=True)
+
+    signal.signal(signal.SIGUSR2, _dump)

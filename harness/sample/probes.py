@@ -1,0 +1,138 @@
+"""The cheap readings one sample is made of: the process tree (psutil and /proc) and the app's
+own memory stats endpoint. Each probe returns what it could read and never raises."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import psutil
+
+
+@dataclass
+class TreeReading:
+    rss: int = 0
+    uss: int = 0
+    pss: int = 0
+    fds: int = 0
+    sockets: int = 0
+    threads: int = 0
+    processes: int = 0
+    cpu_s: float = 0.0
+
+
+class ProcessTree:
+    """Sums over the target's processes; keeps psutil handles so CPU times stay cheap."""
+
+    def __init__(self) -> None:
+        self._handles: dict[int, psutil.Process] = {}
+        self._cpu_of_gone = 0.0
+        self._last_cpu: dict[int, float] = {}
+
+    def read(self, pids: list[int]) -> TreeReading | None:
+        if not pids:
+            return None
+        reading = TreeReading()
+        for pid in pids:
+            process = self._handles.get(pid)
+            if process is None:
+                with contextlib.suppress(psutil.Error):
+                    process = self._handles[pid] = psutil.Process(pid)
+            if process is None:
+                continue
+            try:
+                with process.oneshot():
+                    memory = process.memory_full_info()  # smaps_rollup: uss and pss
+                    cpu = process.cpu_times()
+                    reading.threads += process.num_threads()
+                reading.rss += memory.rss
+                reading.uss += getattr(memory, "uss", 0)
+                reading.pss += getattr(memory, "pss", 0)
+                reading.cpu_s += cpu.user + cpu.system
+                self._last_cpu[pid] = cpu.user + cpu.system
+                fds, sockets = _count_fds(pid)
+                reading.fds += fds
+                reading.sockets += sockets
+                reading.processes += 1
+            except psutil.Error:
+                continue
+        for gone in set(self._handles) - set(pids):
+            self._cpu_of_gone += self._last_cpu.pop(gone, 0.0)
+            del self._handles[gone]
+        reading.cpu_s += self._cpu_of_gone  # CPU used stays counted when a worker exits
+        return reading if reading.processes else None
+
+
+def _count_fds(pid: int) -> tuple[int, int]:
+    """(open fds, of which sockets), from /proc without resolving connections (cheap)."""
+    directory = f"/proc/{pid}/fd"
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return 0, 0
+    sockets = 0
+    for name in names:
+        with contextlib.suppress(OSError):
+            if os.readlink(f"{directory}/{name}").startswith("socket:"):
+                sockets += 1
+    return len(names), sockets
+
+
+@dataclass
+class AppReading:
+    tasks: int | None = None
+    connections: int | None = None
+    cache_entries: int | None = None
+    cache_bytes: int | None = None
+    heap: int | None = None
+    rss: int | None = None  # the app's own view, used by the remote backend
+    container_working_set: int | None = None
+
+
+MIB = 1024 * 1024
+
+
+def _mb(value: Any) -> int | None:
+    return int(float(value) * MIB) if isinstance(value, int | float) else None
+
+
+def parse_app_stats(data: dict[str, Any]) -> AppReading:
+    """Reads the resume_api stats shape (and services that follow its names)."""
+    process = data.get("process") or {}
+    container = data.get("container") or {}
+    heap = data.get("python_heap") or {}
+    return AppReading(
+        tasks=data.get("active_tasks"),
+        connections=data.get("active_connections"),
+        cache_entries=data.get("cached_objects"),
+        cache_bytes=data.get("cached_bytes"),
+        heap=_mb(heap.get("traced_mb")) if heap.get("tracing") else None,
+        rss=_mb(process.get("rss_mb")),
+        container_working_set=_mb(container.get("working_set_mb")),
+    )
+
+
+class AppStats:
+    """GET of the app's stats endpoint, with a short timeout (a slow app must not stall us)."""
+
+    def __init__(self, url: str, headers: dict[str, str] | None = None) -> None:
+        self.url = url
+        self.client = httpx.Client(timeout=2.0, headers=headers or {})
+        self.failures = 0
+
+    def read(self) -> AppReading | None:
+        try:
+            response = self.client.get(self.url)
+            response.raise_for_status()
+            body = response.json()
+        except (httpx.HTTPError, ValueError):
+            self.failures += 1
+            return None
+        data = body.get("data", body) if isinstance(body, dict) else {}
+        return parse_app_stats(data if isinstance(data, dict) else {})
+
+    def close(self) -> None:
+        self.client.close()

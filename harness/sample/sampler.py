@@ -1,0 +1,125 @@
+"""The sampler: one thread, a fixed interval, one row per tick into the run directory.
+
+Ticks are scheduled on absolute times (no drift), and the request counts in a row are the
+load generator's cumulative counts read in the same tick, at most one progress interval
+(0.2 s) old, so counts and memory line up within one sampling interval."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from harness.load.locust_process import Progress
+from harness.rundir import RunDirectory, Sample
+from harness.sample.probes import AppStats, ProcessTree
+from harness.target.base import Target
+
+
+@dataclass
+class SamplerCost:
+    """What sampling itself cost, for the run's metadata and the issue notes."""
+
+    samples: int = 0
+    cpu_s: float = 0.0
+    wall_s: float = 0.0
+
+    @property
+    def cpu_ms_per_sample(self) -> float:
+        return 1000.0 * self.cpu_s / self.samples if self.samples else 0.0
+
+
+class Sampler:
+    def __init__(
+        self,
+        run: RunDirectory,
+        target: Target,
+        interval_s: float,
+        phase: Callable[[], str],
+        progress: Callable[[], Progress | None],
+        app_stats: AppStats | None = None,
+    ) -> None:
+        self.run = run
+        self.target = target
+        self.interval_s = interval_s
+        self.phase = phase
+        self.progress = progress
+        self.app_stats = app_stats
+        self.tree = ProcessTree()
+        self.cost = SamplerCost()
+        self.last: Sample | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="sampler", daemon=True)
+        self._listeners: list[Callable[[Sample], None]] = []
+
+    def on_sample(self, listener: Callable[[Sample], None]) -> None:
+        self._listeners.append(listener)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(self.interval_s + 5.0)
+        if self.app_stats is not None:
+            self.app_stats.close()
+
+    def _loop(self) -> None:
+        next_tick = time.monotonic()
+        while not self._stop.is_set():
+            self.take()
+            next_tick += self.interval_s
+            delay = next_tick - time.monotonic()
+            if delay < 0:  # we fell behind (a slow stats endpoint): skip, do not burst
+                next_tick = time.monotonic()
+                delay = 0
+            self._stop.wait(delay)
+
+    def take(self) -> Sample:
+        """One sample, written and flushed at once."""
+        cpu_before, wall_before = time.thread_time(), time.perf_counter()
+        now = time.time()
+        progress = self.progress()
+        sample = Sample(
+            time=round(now, 3),
+            elapsed_s=round(now - self.run.started, 3),
+            phase=self.phase(),
+            requests=progress.requests if progress else 0,
+            failures=progress.failures if progress else 0,
+            users=progress.users if progress else 0,
+        )
+        memory = self.target.container_memory()
+        if memory is not None:
+            sample.working_set = memory.working_set
+            sample.cgroup_usage = memory.usage
+            sample.cgroup_peak = memory.peak
+            sample.cgroup_limit = memory.limit
+            sample.shmem = memory.shmem
+            sample.oom_kills = memory.oom_kills
+        tree = self.tree.read(self.target.pids())
+        if tree is not None:
+            sample.rss, sample.uss, sample.pss = tree.rss, tree.uss, tree.pss
+            sample.fds, sample.sockets, sample.threads = tree.fds, tree.sockets, tree.threads
+            sample.processes, sample.cpu_s = tree.processes, round(tree.cpu_s, 3)
+        if self.app_stats is not None:
+            app = self.app_stats.read()
+            if app is not None:
+                sample.app_tasks, sample.app_connections = app.tasks, app.connections
+                sample.app_cache_entries, sample.app_cache_bytes = (
+                    app.cache_entries,
+                    app.cache_bytes,
+                )
+                sample.app_heap = app.heap
+                if tree is None:  # remote: the app's own view is all there is
+                    sample.rss = app.rss
+                    sample.working_set = sample.working_set or app.container_working_set
+        self.run.sample(sample)
+        self.last = sample
+        self.cost.samples += 1
+        self.cost.cpu_s += time.thread_time() - cpu_before
+        self.cost.wall_s += time.perf_counter() - wall_before
+        for listener in self._listeners:
+            listener(sample)
+        return sample

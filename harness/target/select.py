@@ -1,0 +1,47 @@
+"""Backend choice: an explicit one, or `auto` (docker when an engine answers, else a cgroup
+when one can be created, else a plain process, said loudly)."""
+
+from __future__ import annotations
+
+from harness.target.base import Target, TargetUnavailable
+from harness.target.local import CgroupTarget, ProcessTarget
+from harness.target.remote import RemoteTarget
+from harness.target.spec import TargetSpec
+
+
+def docker_answers() -> str | None:
+    """None when a Docker engine answers, else why not."""
+    try:
+        import docker
+    except ImportError:
+        return "the docker SDK is not installed (pip install docker)"
+    try:
+        client = docker.from_env(timeout=5)
+        client.ping()
+        client.close()
+    except Exception as exc:  # the SDK raises many kinds; all mean "not usable"
+        return f"no Docker engine answers ({type(exc).__name__}: {str(exc)[:120]})"
+    return None
+
+
+def make_target(
+    backend: str, spec: TargetSpec, memory_limit: int | None, cpus: float | None
+) -> Target:
+    if backend == "auto":
+        if docker_answers() is None:
+            backend = "docker"
+        else:
+            try:
+                return CgroupTarget(spec, memory_limit, cpus)
+            except TargetUnavailable:
+                backend = "process"
+    if backend == "docker":
+        from harness.target.docker import DockerTarget  # type: ignore[import-not-found]
+
+        target: Target = DockerTarget(spec, memory_limit, cpus)
+        return target
+    if backend == "cgroup":
+        return CgroupTarget(spec, memory_limit, cpus)
+    if backend == "remote":
+        return RemoteTarget(spec, memory_limit, cpus)
+    return ProcessTarget(spec, memory_limit, cpus)

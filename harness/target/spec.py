@@ -1,0 +1,69 @@
+"""How to boot a service under test, as configuration: any HTTP service can be a target.
+
+The bundled resume_api is simply the default. Placeholders in `command` and `env` values:
+`{port}` (a free loopback port picked by the harness), `{python}` (the harness's interpreter)
+and `{upstream.NAME}` (the URL of a fake upstream the harness booted, e.g. azure-openai)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class MemoryEndpoints(BaseModel):
+    """The app's own memory endpoints (paths), for the app-side series and the cleanup phase."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    stats: str | None = "/api/v1/memory/stats"
+    health: str | None = "/api/v1/memory/health"
+    gc: str | None = "/api/v1/memory/gc"
+    clear_cache: str | None = "/api/v1/memory/clear-cache"
+
+
+class UpstreamSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str = "azure-openai"
+    args: list[str] = Field(default_factory=list)  # extra `leak-harness stub` options
+
+
+class TargetSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = "resume_api"
+    command: list[str] = Field(
+        default_factory=lambda: ["{python}", "-m", "resume_api", "--port", "{port}"]
+    )
+    env: dict[str, str] = Field(
+        default_factory=lambda: {
+            "AZURE_OPENAI_ENDPOINT": "{upstream.azure-openai}",
+            "AZURE_OPENAI_API_KEY": "{upstream.azure-openai.key}",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    workdir: Path = ROOT
+    health_path: str = "/health"
+    startup_timeout_s: float = 60.0
+    python: bool = True  # the target is a Python process: inject the heap agent
+    memory_endpoints: MemoryEndpoints | None = Field(default_factory=MemoryEndpoints)
+    alert_rules: Path | None = ROOT / "resume_api" / "alert_rules.yml"
+    upstreams: list[UpstreamSpec] = Field(default_factory=lambda: [UpstreamSpec()])
+    leak_env: str | None = "RESUME_API_LEAKS"  # where --leak switches go (None: not supported)
+    # docker backend
+    dockerfile: Path = ROOT / "resume_api" / "Dockerfile"
+    docker_context: Path = ROOT
+    image: str | None = None  # use this image instead of building the Dockerfile
+    container_port: int = 8000
+    # remote backend
+    url: str | None = None
+
+
+def expand(text: str, values: dict[str, str]) -> str:
+    """Fill `{name}` placeholders; other braces are left alone (commands may contain JSON)."""
+    for name, value in values.items():
+        text = text.replace("{" + name + "}", value)
+    return text

@@ -1,0 +1,182 @@
+"""`leak-harness run` end to end on the bundled service: the cgroup, process and remote
+backends leave a complete run directory; an OOM kill and a SIGINT are recorded as such; and
+nothing (process or cgroup) is left behind."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+from support.service import ServiceProcess
+
+from harness.target.cgroup_fs import Cgroup, CgroupError
+from harness.upstream.process import StubProcess
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = """
+description = "test: a few seconds of each phase"
+shape = "steady"
+users = 4
+spawn_rate = 4
+warmup_s = 3
+duration_s = 6
+cleanup_s = 1
+sample_interval_s = 0.5
+tracemalloc_frames = 1
+"""
+
+
+def cgroups_work() -> bool:
+    try:
+        Cgroup.create(f"probe-{os.getpid()}", 64 << 20).remove()
+    except CgroupError:
+        return False
+    return True
+
+
+needs_cgroup = pytest.mark.skipif(not cgroups_work(), reason="no writable memory cgroup here")
+
+
+def harness(tmp_path: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    scenario = tmp_path / "tiny.toml"
+    scenario.write_text(TINY)
+    command = [sys.executable, "-m", "harness", "run", "--scenario", str(scenario)]
+    command += ["--out", str(tmp_path / "reports"), "--quiet", "--json", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+
+
+def run_dir_of(done: subprocess.CompletedProcess[str]) -> Path:
+    assert done.stdout.strip(), done.stderr
+    return Path(json.loads(done.stdout.strip().splitlines()[-1])["run_dir"])
+
+
+def load(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, str]], list[dict[str, Any]]]:
+    meta = json.loads((run_dir / "run.json").read_text())
+    with (run_dir / "samples.csv").open() as handle:
+        samples = list(csv.DictReader(handle))
+    events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    return meta, samples, events
+
+
+def assert_nothing_left(meta: dict[str, Any], events: list[dict[str, Any]]) -> None:
+    for event in events:
+        for pid in event.get("pids", []):
+            assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie", pid
+    cgroup = meta.get("target_backend", {}).get("cgroup")
+    if cgroup:
+        assert not Path(cgroup).exists(), f"cgroup {cgroup} left behind"
+
+
+@needs_cgroup
+def test_cgroup_run_leaves_a_complete_run_directory(tmp_path: Path) -> None:
+    done = harness(tmp_path, "--backend", "cgroup")
+    assert done.returncode == 0, done.stderr
+    run_dir = run_dir_of(done)
+    meta, samples, events = load(run_dir)
+    assert meta["outcome"]["status"] == "completed"
+    assert meta["target_backend"]["memory_limit_enforced"] is True
+    assert meta["target_backend"]["memory_limit_bytes"] == 2 << 30
+    phases = [e["phase"] for e in events if e["event"] == "phase"]
+    assert phases == ["startup", "warm-up", "load-1", "cleanup", "shutdown"]
+    assert {row["phase"] for row in samples} >= {"startup", "warm-up", "load-1", "cleanup"}
+    load_rows = [row for row in samples if row["phase"] == "load-1"]
+    assert int(load_rows[-1]["requests"]) > int(load_rows[0]["requests"]) > 0
+    assert all(int(row["working_set"]) > 10 << 20 for row in samples)
+    assert all(row["app_heap"] for row in load_rows)  # tracemalloc traced during load
+    heaps = sorted(p.name for p in (run_dir / "heap").glob("*.tracemalloc"))
+    assert heaps == [
+        "01-warm-up-end.tracemalloc",
+        "02-load-1-end.tracemalloc",
+        "03-after-cleanup.tracemalloc",
+    ]
+    assert (run_dir / "locust_stats.csv").is_file() and (run_dir / "target.log").is_file()
+    assert (tmp_path / "reports" / "latest").resolve() == run_dir.resolve()
+    assert_nothing_left(meta, events)
+
+
+def test_process_backend_says_no_limit_is_enforced(tmp_path: Path) -> None:
+    done = harness(tmp_path, "--backend", "process")
+    assert done.returncode == 0, done.stderr
+    assert "NO memory or CPU limit" in done.stderr
+    meta, samples, events = load(run_dir_of(done))
+    assert meta["target_backend"]["memory_limit_enforced"] is False
+    assert all(row["rss"] and not row["working_set"] for row in samples)
+    assert_nothing_left(meta, events)
+
+
+def test_remote_backend_reads_the_apps_own_memory(stub: StubProcess, tmp_path: Path) -> None:
+    with ServiceProcess(stub.url, stub.api_key, tmp_path / "service.log") as service:
+        done = harness(tmp_path, "--host", service.url)
+        assert done.returncode == 0, done.stderr
+        meta, samples, _ = load(run_dir_of(done))
+        assert meta["target_backend"]["backend"] == "remote"
+        assert all(row["rss"] for row in samples)  # from /api/v1/memory/stats
+        assert service.process.poll() is None  # the harness does not stop what it did not start
+
+
+@needs_cgroup
+def test_oom_kill_is_recorded_and_the_run_directory_kept(tmp_path: Path) -> None:
+    done = harness(
+        tmp_path, "--backend", "cgroup", "--memory-limit", "256m", "--leak", "native-malloc:2M"
+    )
+    assert done.returncode == 1, done.stderr
+    meta, samples, events = load(run_dir_of(done))
+    assert meta["outcome"]["status"] == "oom-killed"
+    assert any(e["event"] == "oom-killed" for e in events)
+    assert max(int(row["cgroup_peak"]) for row in samples) > 200 << 20
+    assert_nothing_left(meta, events)
+
+
+@needs_cgroup
+def test_sigint_stops_everything_and_says_interrupted(tmp_path: Path) -> None:
+    scenario = tmp_path / "tiny.toml"
+    scenario.write_text(TINY.replace("duration_s = 6", "duration_s = 60"))
+    command = [
+        sys.executable,
+        "-m",
+        "harness",
+        "run",
+        "--scenario",
+        str(scenario),
+        "--quiet",
+        "--out",
+        str(tmp_path / "reports"),
+        "--backend",
+        "cgroup",
+    ]
+    process = subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    latest = tmp_path / "reports" / "latest"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        events = latest / "events.jsonl"
+        if events.exists() and '"load-1"' in events.read_text():
+            break
+        time.sleep(0.2)
+    else:
+        process.kill()
+        pytest.fail("the run never reached its load phase")
+    process.send_signal(signal.SIGINT)
+    _out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    meta, samples, events = load(latest.resolve())
+    assert meta["outcome"]["status"] == "interrupted"
+    assert events[-1]["event"] == "run-end" and samples
+    assert_nothing_left(meta, events)
+    locust = [
+        p
+        for p in psutil.process_iter(["cmdline"])
+        if "locust" in " ".join(p.info["cmdline"] or [])
+        and str(tmp_path) in " ".join(p.info["cmdline"] or [])
+    ]
+    assert not locust, "Locust left running"
