@@ -86,20 +86,17 @@ def run(args: argparse.Namespace) -> int:
     display = Display(quiet=settings.quiet or settings.json_output)
     result = Run(settings, scenario, display).execute()
     display.close()
+    error = result.detail.get("error")
+    if error:
+        print(f"leak-harness run: {error}", file=sys.stderr)
     if settings.json_output:
-        print(
-            json.dumps(
-                {
-                    "run_dir": str(result.run_dir),
-                    "status": result.status,
-                    "exit_code": result.exit_code,
-                    **result.detail,
-                }
-            )
-        )
+        summary = {
+            "run_dir": str(result.run_dir),
+            "status": result.status,
+            "exit_code": result.exit_code,
+            **result.detail,
+        }
+        print(json.dumps(summary))
     else:
-        error = result.detail.get("error")
-        if error:
-            print(f"leak-harness run: {error}", file=sys.stderr)
         print(f"{result.status}: {result.run_dir}")
     return result.exit_code

@@ -44,7 +44,9 @@ class Scenario(BaseModel):
     idle_s: float = Field(default=0.0, ge=0)  # idle after each cycle (cleanup runs in it)
     cleanup_s: float = Field(default=10.0, ge=0)  # idle after load, after GC + clear-cache
     sample_interval_s: float = Field(default=1.0, ge=0.2)
-    tracemalloc_frames: int = Field(default=5, ge=0, le=100)  # 0: no heap tracing
+    # tracemalloc costs the service CPU (frames=1: ~3x slower on the bundled service; deeper
+    # tracebacks cost more); 1 frame gives file:line, raise it for an analyze run
+    tracemalloc_frames: int = Field(default=1, ge=0, le=100)  # 0: no heap tracing
     # stress: users grow by step_users every step_s until max_users
     step_users: int = Field(default=4, ge=1)
     step_s: float = Field(default=20.0, gt=0)

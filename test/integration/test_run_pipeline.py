@@ -180,3 +180,36 @@ def test_sigint_stops_everything_and_says_interrupted(tmp_path: Path) -> None:
         and str(tmp_path) in " ".join(p.info["cmdline"] or [])
     ]
     assert not locust, "Locust left running"
+
+
+def test_target_that_dies_at_boot_shows_its_log(tmp_path: Path) -> None:
+    (tmp_path / "leak-harness.toml").write_text(
+        "[target]\n"
+        'command = ["{python}", "-c", "import sys; print(\'boom: missing DATABASE_URL\'); '
+        'sys.exit(3)"]\n'
+        "upstreams = []\n"
+    )
+    done = harness(
+        tmp_path, "--backend", "process", "--config", str(tmp_path / "leak-harness.toml")
+    )
+    assert done.returncode == 3
+    assert "exited during boot" in done.stderr and "boom: missing DATABASE_URL" in done.stderr
+    assert "Traceback" not in done.stderr
+    meta, _, _ = load(run_dir_of(done))
+    assert meta["outcome"]["status"] == "error"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--scenario", "nope"], "unknown scenario"),
+        (["--memory-limit", "lots"], "not a size"),
+        (["--backend", "kubernetes"], "invalid choice"),
+        (["--locustfile", "/no/such/file.py"], "does not exist"),
+    ],
+)
+def test_bad_input_is_a_usage_error(tmp_path: Path, args: list[str], message: str) -> None:
+    command = [sys.executable, "-m", "harness", "run", "--out", str(tmp_path), *args]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 2
+    assert message in done.stderr and "Traceback" not in done.stderr
