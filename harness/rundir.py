@@ -52,6 +52,7 @@ class Sample:
     requests: int
     failures: int
     users: int
+    load_cpu_s: float | None = None  # CPU seconds of the Locust (master) process
     working_set: int | None = None
     cgroup_usage: int | None = None
     cgroup_peak: int | None = None

@@ -64,6 +64,7 @@ def _write_progress(environment: Environment, path: str) -> None:
             "users": runner.user_count if runner is not None else 0,
             "state": str(runner.state) if runner is not None else "init",
             "stage": stage,
+            "cpu_s": time.process_time(),  # is one Locust process enough? (saturation notes)
         }
         with open(tmp, "w", encoding="utf-8") as handle:
             json.dump(progress, handle)

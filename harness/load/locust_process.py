@@ -30,6 +30,7 @@ class Progress:
     users: int
     stage: int | None
     state: str
+    cpu_s: float
 
 
 class LocustProcess:
@@ -95,6 +96,7 @@ class LocustProcess:
             users=int(data["users"]),
             stage=data.get("stage"),
             state=str(data.get("state", "")),
+            cpu_s=float(data.get("cpu_s", 0.0)),
         )
 
     def running(self) -> bool:

@@ -21,7 +21,12 @@ def stage_throughput(run_dir: Path, stages: list[Stage]) -> list[dict[str, Any]]
         if not stage.phase.startswith("load"):
             continue
         points = [
-            (float(row["elapsed_s"]), int(row["requests"]))
+            (
+                float(row["elapsed_s"]),
+                int(row["requests"]),
+                float(row["load_cpu_s"] or 0),
+                float(row["cpu_s"] or 0),
+            )
             for row in rows
             if row["phase"] == stage.phase
         ]
@@ -29,8 +34,17 @@ def stage_throughput(run_dir: Path, stages: list[Stage]) -> list[dict[str, Any]]
         points = points[trim : len(points) - trim] if len(points) > 4 else points
         if len(points) < 2 or points[-1][0] <= points[0][0]:
             continue
-        rate = (points[-1][1] - points[0][1]) / (points[-1][0] - points[0][0])
-        result.append({"phase": stage.phase, "users": stage.users, "rps": round(rate, 2)})
+        first, last = points[0], points[-1]
+        wall = last[0] - first[0]
+        result.append(
+            {
+                "phase": stage.phase,
+                "users": stage.users,
+                "rps": round((last[1] - first[1]) / wall, 2),
+                "locust_cpu_share": round((last[2] - first[2]) / wall, 3),
+                "target_cpu_share": round((last[3] - first[3]) / wall, 3),
+            }
+        )
     return result
 
 

@@ -89,6 +89,7 @@ class Sampler:
             requests=progress.requests if progress else 0,
             failures=progress.failures if progress else 0,
             users=progress.users if progress else 0,
+            load_cpu_s=round(progress.cpu_s, 3) if progress else None,
         )
         memory = self.target.container_memory()
         if memory is not None:
