@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -52,10 +53,15 @@ def knee(run_dir: Path, stages: list[Stage]) -> dict[str, Any]:
     steps = stage_throughput(run_dir, stages)
     if not steps:
         return {"steps": [], "knee_users": None, "saturation_rps": None}
-    best = max(step["rps"] for step in steps)
-    knee_step = steps[-1]
-    for previous, step in itertools.pairwise(steps):
+    knee_at = len(steps) - 1
+    for index, (previous, step) in enumerate(itertools.pairwise(steps)):
         if step["rps"] < previous["rps"] * (1 + GAIN):
-            knee_step = previous
+            knee_at = index
             break
-    return {"steps": steps, "knee_users": knee_step["users"], "saturation_rps": best}
+    # Saturation: the median of the steps from the knee on (single steps are noisy).
+    saturated = statistics.median(step["rps"] for step in steps[knee_at:])
+    return {
+        "steps": steps,
+        "knee_users": steps[knee_at]["users"],
+        "saturation_rps": round(saturated, 2),
+    }

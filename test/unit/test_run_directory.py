@@ -6,6 +6,8 @@ import csv
 import json
 from pathlib import Path
 
+import pytest
+
 from harness.load.scenario import Stage
 from harness.load.stress import knee
 from harness.rundir import RunDirectory, Sample
@@ -58,5 +60,5 @@ def test_knee_is_where_more_users_stop_adding_throughput(tmp_path: Path) -> None
     run.close()
     result = knee(run.path, stages)
     assert result["knee_users"] == 8
-    assert result["saturation_rps"] == 41.0
+    assert result["saturation_rps"] == pytest.approx(40.5, abs=0.3)  # median of 40, 41, 40.5
     assert result["steps"][0]["locust_cpu_share"] == 0.3
