@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import shutil
+import importlib.util
 import uuid
 
 from harness.target.cgroup_fs import Cgroup, CgroupError
@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     checks.append(("docker", why_not is None, why_not or "a Docker engine answers"))
     checks.append(("process", True, "always works; enforces NO limit"))
     checks.append(("remote", True, "needs --host URL of a running service"))
-    locust = shutil.which("locust") is not None
+    locust = importlib.util.find_spec("locust") is not None
     for name, works, detail in checks:
         print(f"{'ok ' if works else 'no '} {name:<8} {detail}")
     print(f"{'ok ' if locust else 'no '} {'locust':<8} {'installed' if locust else 'missing'}")
