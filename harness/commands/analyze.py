@@ -1,61 +1,83 @@
-"""`leak-harness analyze [RUN_DIR]`: re-read a run directory (default reports/latest).
-
-For now a summary of what the run recorded; leak verdicts are the analysis stage's job."""
+"""`leak-harness analyze [RUN_DIR]`: re-judge a run directory (default reports/latest) from
+what it recorded, with today's rules: growth statistics and the verdict."""
 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from pathlib import Path
 
-from harness.rundir import EVENTS_JSONL, RUN_JSON, SAMPLES_CSV
+from harness.analyze.verdict import INCONCLUSIVE, LEAK, Verdict, judge, rules_from_run
+from harness.rundir import RUN_JSON
 
+EXIT_PASS = 0
+EXIT_FAIL = 1
+EXIT_USAGE = 2
+EXIT_INCONCLUSIVE = 4
 MIB = 1024 * 1024
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", nargs="?", type=Path, default=Path("reports/latest"))
-    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    parser.add_argument(
+        "--leak-threshold", type=float, help="bytes/request under which growth is not a leak"
+    )
+    parser.add_argument("--production-rps", type=float, help="for the time to the limit")
+    parser.add_argument(
+        "--inconclusive-ok", action="store_true", help="exit 0 instead of 4 on INCONCLUSIVE"
+    )
 
 
-def summarize(run_dir: Path) -> dict[str, object]:
-    meta = json.loads((run_dir / RUN_JSON).read_text(encoding="utf-8"))
-    with (run_dir / SAMPLES_CSV).open(encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    events = (run_dir / EVENTS_JSONL).read_text(encoding="utf-8").splitlines()
-
-    def column(name: str) -> list[float]:
-        return [float(row[name]) for row in rows if row.get(name)]
-
-    working_set = column("working_set") or column("rss")
-    return {
-        "run": meta.get("id"),
-        "outcome": meta.get("outcome", {}).get("status"),
-        "backend": (meta.get("target_backend") or {}).get("backend"),
-        "samples": len(rows),
-        "events": len(events),
-        "requests": int(max(column("requests"), default=0)),
-        "failures": int(max(column("failures"), default=0)),
-        "startup_mb": round(working_set[0] / MIB, 1) if working_set else None,
-        "peak_mb": round(max(column("cgroup_peak") or working_set or [0]) / MIB, 1),
-        "heap_snapshots": sorted(p.name for p in (run_dir / "heap").glob("*.tracemalloc")),
-    }
+def _print(verdict: Verdict, run_dir: Path) -> None:
+    print(f"run {run_dir.name}: {verdict.verdict} - {verdict.reason}")
+    if verdict.bytes_per_request is not None and verdict.interval is not None:
+        low, high = verdict.interval
+        print(
+            f"  {verdict.deciding_series}: {verdict.bytes_per_request:,.0f} B/request "
+            f"(95% CI {low:,.0f} .. {high:,.0f}) over {verdict.requests_measured:,} requests"
+        )
+    if verdict.growth_mb_per_hour is not None and verdict.hours_to_limit is not None:
+        print(
+            f"  at {verdict.rules['production_rps']:.0f} req/s: "
+            f"{verdict.growth_mb_per_hour:,.1f} MiB/hour, the container limit in "
+            f"{verdict.hours_to_limit:,.1f} h"
+        )
+    if verdict.classes:
+        print(f"  what grows: {', '.join(verdict.classes)}")
+    print(f"  {'series':<22} {'growth':>14} {'95% CI':>24}  judged")
+    for series in verdict.series:
+        t = series.trend
+        if t is None:
+            print(f"  {series.label:<22} {'-':>14} {'':>24}  {series.reason}")
+            continue
+        interval = f"{t['low']:,.2f} .. {t['high']:,.2f}"
+        judged = f"{'LEAK: ' if series.leaking else ''}{series.reason}"
+        print(f"  {series.label:<22} {t['slope']:>14,.2f} {interval:>24}  {judged}")
 
 
 def run(args: argparse.Namespace) -> int:
     run_dir: Path = args.run_dir
     if not (run_dir / RUN_JSON).is_file():
         print(
-            f"leak-harness analyze: {run_dir} is not a run directory (no {RUN_JSON})",
+            f"leak-harness analyze: {run_dir} is not a run directory (no {RUN_JSON}); "
+            "give the path of one under reports/runs/",
             file=sys.stderr,
         )
-        return 2
-    summary = summarize(run_dir.resolve())
+        return EXIT_USAGE
+    run_dir = run_dir.resolve()
+    rules = rules_from_run(
+        run_dir, leak_bytes_per_request=args.leak_threshold, production_rps=args.production_rps
+    )
+    verdict = judge(run_dir, rules)
+    (run_dir / "verdict.json").write_text(json.dumps(verdict.to_json(), indent=2) + "\n")
     if args.json:
-        print(json.dumps(summary, indent=2))
+        print(json.dumps(verdict.to_json(), indent=2))
     else:
-        for key, value in summary.items():
-            print(f"{key:>15}: {value}")
-    return 0
+        _print(verdict, run_dir)
+    if verdict.verdict == LEAK:
+        return EXIT_FAIL
+    if verdict.verdict == INCONCLUSIVE and not args.inconclusive_ok:
+        return EXIT_INCONCLUSIVE
+    return EXIT_PASS

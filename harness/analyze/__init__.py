@@ -1,0 +1,1 @@
+"""Analysis: from a run directory alone, growth statistics, verdicts, suspects, checklist."""

@@ -1,0 +1,221 @@
+"""The run's verdict: LEAK, NO LEAK or INCONCLUSIVE, the series that decided it, and what
+kind of memory grows.
+
+Only the measured load phases count (warm-up, idle and cleanup are excluded), and growth is
+per request, so a faster or slower run of the same service gives the same figure."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.analyze.trend import Trend, trend
+from harness.rundir import RUN_JSON, SAMPLES_CSV
+
+LEAK = "LEAK"
+NO_LEAK = "NO LEAK"
+INCONCLUSIVE = "INCONCLUSIVE"
+
+MEMORY_SERIES = {
+    "working_set": "container working set",
+    "rss": "process RSS",
+    "app_heap": "Python heap",
+}
+RESOURCE_SERIES = {
+    "fds": "open fds",
+    "sockets": "sockets",
+    "threads": "threads",
+    "app_tasks": "asyncio tasks",
+}
+#: a resource must grow by at least this many units over the window to count as leaking
+RESOURCE_MIN_GROWTH = {"fds": 5.0, "sockets": 5.0, "threads": 3.0, "app_tasks": 20.0}
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What counts as a leak; from the scenario's thresholds, overridable at analyze time."""
+
+    leak_bytes_per_request: float = 256.0
+    production_rps: float = 20.0
+    container_limit_mb: float = 2048.0
+
+
+@dataclass
+class SeriesGrowth:
+    name: str
+    label: str
+    unit: str
+    leaking: bool
+    reason: str
+    trend: dict[str, Any] | None
+
+
+@dataclass
+class Verdict:
+    verdict: str
+    reason: str
+    classes: list[str]
+    deciding_series: str | None
+    bytes_per_request: float | None
+    interval: tuple[float, float] | None
+    detectable_bytes_per_request: float | None
+    growth_mb_per_hour: float | None  # at the production request rate
+    hours_to_limit: float | None
+    requests_measured: int
+    series: list[SeriesGrowth] = field(default_factory=list)
+    rules: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def load_samples(run_dir: Path) -> list[dict[str, str]]:
+    with (run_dir / SAMPLES_CSV).open(encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def rules_from_run(run_dir: Path, **overrides: float | None) -> Rules:
+    meta = json.loads((run_dir / RUN_JSON).read_text(encoding="utf-8"))
+    thresholds = (meta.get("scenario") or {}).get("thresholds") or {}
+    known = {k: float(thresholds[k]) for k in Rules.__dataclass_fields__ if k in thresholds}
+    known.update({k: float(v) for k, v in overrides.items() if v is not None})
+    return Rules(**known)
+
+
+def _column(rows: list[dict[str, str]], name: str) -> list[float]:
+    return [float(row[name]) if row.get(name) not in (None, "") else math.nan for row in rows]
+
+
+def _judge_memory(name: str, found: Trend | None, rules: Rules) -> tuple[bool, str]:
+    if found is None:
+        return False, "not enough samples"
+    if not found.significant:
+        return False, f"no significant trend (z={found.z:.1f})"
+    if found.step:
+        return False, "a single step, not a trend"
+    if not found.sustained:
+        return False, "grew, then levelled off (plateau)"
+    if found.slope < rules.leak_bytes_per_request:
+        return False, f"grows, but under {rules.leak_bytes_per_request:.0f} B/request"
+    return True, "sustained growth"
+
+
+def _judge_resource(name: str, found: Trend | None) -> tuple[bool, str]:
+    if found is None:
+        return False, "not enough samples"
+    if not (found.significant and found.sustained) or found.step:
+        return False, "no sustained trend"
+    if found.total_growth < RESOURCE_MIN_GROWTH[name]:
+        return False, f"grew by {found.total_growth:.1f}, under {RESOURCE_MIN_GROWTH[name]:.0f}"
+    return True, f"+{found.total_growth:.0f} over the window"
+
+
+def classify(leaking: dict[str, Trend]) -> list[str]:
+    """What grows: resources, container-only (tmpfs/shm), native, python-heap."""
+    classes = [f"resources:{name}" for name in RESOURCE_SERIES if name in leaking]
+    ws, rss, heap = (leaking.get(k) for k in ("working_set", "rss", "app_heap"))
+    if ws is not None and (rss is None or rss.slope < 0.33 * ws.slope):
+        classes.append("container-only")
+    if rss is not None and (heap is None or heap.slope < 0.5 * rss.slope):
+        classes.append("native")
+    if heap is not None:
+        classes.append("python-heap")
+    return classes
+
+
+def measured_rows(samples: list[dict[str, str]]) -> tuple[list[dict[str, str]], str]:
+    """The samples the trend is judged on: load phases at the scenario's steady user count
+    (ramps, spikes and stress steps change concurrency, and memory with it). A run that
+    died before its load phases is judged on its warm-up."""
+    rows = [row for row in samples if row["phase"].startswith("load")]
+    note = ""
+    if len(rows) < 6:
+        rows = [row for row in samples if row["phase"] in ("warm-up", "load-1")]
+        note = "judged on the warm-up: the run ended before its measured load"
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["users"]] = counts.get(row["users"], 0) + 1
+    if counts:
+        steady = max(counts, key=lambda users: counts[users])
+        if counts[steady] < len(rows):
+            rows = [row for row in rows if row["users"] == steady]
+            note = f"judged at the steady {steady} users ({len(rows)} samples)"
+    return rows, note
+
+
+def judge(run_dir: Path, rules: Rules) -> Verdict:
+    rows, note = measured_rows(load_samples(run_dir))
+    requests = _column(rows, "requests")
+    measured = int(requests[-1] - requests[0]) if len(requests) > 1 else 0
+    series: list[SeriesGrowth] = []
+    leaking: dict[str, Trend] = {}
+    trends: dict[str, Trend] = {}
+    for name, label in {**MEMORY_SERIES, **RESOURCE_SERIES}.items():
+        values = _column(rows, name)
+        if not values or all(math.isnan(v) for v in values):
+            continue
+        found = trend(requests, values)
+        if name in MEMORY_SERIES:
+            is_leak, reason = _judge_memory(name, found, rules)
+        else:
+            is_leak, reason = _judge_resource(name, found)
+        unit = "B/request" if name in MEMORY_SERIES else "per request"
+        series.append(
+            SeriesGrowth(name, label, unit, is_leak, reason, asdict(found) if found else None)
+        )
+        if found is not None:
+            trends[name] = found
+            if is_leak:
+                leaking[name] = found
+    deciding: str | None = next((k for k in MEMORY_SERIES if k in trends), None)
+    main = trends.get(deciding) if deciding else None
+    memory_leaks = [k for k in MEMORY_SERIES if k in leaking]
+    resource_leaks = [k for k in RESOURCE_SERIES if k in leaking]
+    if memory_leaks or resource_leaks:
+        deciding = memory_leaks[0] if memory_leaks else resource_leaks[0]
+        main = leaking[deciding]
+        verdict, reason = (
+            LEAK,
+            f"{dict(MEMORY_SERIES, **RESOURCE_SERIES)[deciding]}: sustained growth",
+        )
+    elif main is None:
+        verdict, reason = INCONCLUSIVE, "no memory series with enough samples in the load phases"
+    elif main.detectable > rules.leak_bytes_per_request:
+        verdict = INCONCLUSIVE
+        reason = (
+            f"this run could only have detected leaks above {main.detectable:.0f} B/request "
+            f"(threshold {rules.leak_bytes_per_request:.0f}); run longer or with more load"
+        )
+    else:
+        verdict, reason = (
+            NO_LEAK,
+            (
+                f"no sustained growth; leaks above {main.detectable:.0f} B/request would have been seen"
+            ),
+        )
+    is_bytes = deciding in MEMORY_SERIES if deciding else False
+    per_hour = None
+    if main is not None and is_bytes:
+        per_hour = main.slope * rules.production_rps * 3600 / (1 << 20)
+    hours = None
+    if per_hour and per_hour > 0 and verdict == LEAK:
+        current = _column(rows, deciding or "")[-1] / (1 << 20)
+        hours = max(0.0, (rules.container_limit_mb - current) / per_hour)
+    return Verdict(
+        verdict=verdict,
+        reason=f"{reason}; {note}" if note else reason,
+        classes=classify(leaking),
+        deciding_series=deciding,
+        bytes_per_request=main.slope if main and is_bytes else None,
+        interval=(main.low, main.high) if main and is_bytes else None,
+        detectable_bytes_per_request=main.detectable if main and is_bytes else None,
+        growth_mb_per_hour=per_hour,
+        hours_to_limit=hours,
+        requests_measured=measured,
+        series=series,
+        rules=asdict(rules),
+    )
