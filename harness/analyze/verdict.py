@@ -191,11 +191,10 @@ def judge(run_dir: Path, rules: Rules) -> Verdict:
             f"(threshold {rules.leak_bytes_per_request:.0f}); run longer or with more load"
         )
     else:
-        verdict, reason = (
-            NO_LEAK,
-            (
-                f"no sustained growth; leaks above {main.detectable:.0f} B/request would have been seen"
-            ),
+        verdict = NO_LEAK
+        reason = (
+            f"no sustained growth; a leak above {main.detectable:.0f} B/request "
+            "would have been seen"
         )
     is_bytes = deciding in MEMORY_SERIES if deciding else False
     per_hour = None

@@ -1,0 +1,97 @@
+"""Verdicts and classes on synthetic run directories with known answers."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from harness.analyze.verdict import INCONCLUSIVE, LEAK, NO_LEAK, Rules, judge
+from harness.rundir import RunDirectory, Sample
+
+MIB = 1 << 20
+
+
+def make_run(
+    tmp_path: Path,
+    heap: float = 0.0,
+    native: float = 0.0,
+    shm: float = 0.0,
+    fds_per_request: float = 0.0,
+    samples: int = 150,
+    requests_per_sample: int = 25,
+    noise: float = 100_000.0,
+) -> Path:
+    """A run whose load phase grows by the given bytes/request in each place."""
+    rng = random.Random(3)
+    run = RunDirectory.create(tmp_path, "synthetic", {})
+    for i in range(samples + 10):
+        phase = "warm-up" if i < 10 else "load-1"
+        requests = i * requests_per_sample
+        wobble = rng.gauss(0, noise)
+        heap_bytes = 40 * MIB + heap * requests + wobble / 4
+        rss = 90 * MIB + (heap + native) * requests + wobble
+        working_set = rss - 10 * MIB + shm * requests
+        run.sample(
+            Sample(
+                time=float(i),
+                elapsed_s=float(i),
+                phase=phase,
+                requests=requests,
+                failures=0,
+                users=8,
+                working_set=int(working_set),
+                rss=int(rss),
+                app_heap=int(heap_bytes),
+                fds=int(20 + fds_per_request * requests + rng.choice((0, 1))),
+                threads=4,
+            )
+        )
+    run.close()
+    return run.path
+
+
+def test_clean_run_is_no_leak(tmp_path: Path) -> None:
+    verdict = judge(make_run(tmp_path), Rules())
+    assert verdict.verdict == NO_LEAK, verdict.reason
+    assert verdict.detectable_bytes_per_request is not None
+    assert verdict.detectable_bytes_per_request < 256
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected_class"),
+    [
+        ({"heap": 1024.0}, "python-heap"),
+        ({"native": 1024.0}, "native"),
+        ({"shm": 1024.0}, "container-only"),
+        ({"fds_per_request": 0.01}, "resources:fds"),
+    ],
+)
+def test_each_kind_of_leak_lands_in_its_class(
+    tmp_path: Path, kwargs: dict[str, float], expected_class: str
+) -> None:
+    verdict = judge(make_run(tmp_path, **kwargs), Rules())
+    assert verdict.verdict == LEAK, verdict.reason
+    assert verdict.classes[0] == expected_class, verdict.classes
+
+
+def test_leak_estimate_and_projection(tmp_path: Path) -> None:
+    verdict = judge(make_run(tmp_path, native=4096.0), Rules(production_rps=20))
+    assert verdict.interval is not None
+    low, high = verdict.interval
+    assert low <= 4096 <= high
+    assert verdict.growth_mb_per_hour == pytest.approx(4096 * 20 * 3600 / MIB, rel=0.1)
+    assert verdict.hours_to_limit is not None and verdict.hours_to_limit > 0
+
+
+def test_a_short_noisy_run_is_inconclusive_not_a_pass(tmp_path: Path) -> None:
+    run = make_run(tmp_path, samples=20, requests_per_sample=5, noise=2_000_000.0)
+    verdict = judge(run, Rules())
+    assert verdict.verdict == INCONCLUSIVE, verdict.reason
+    assert "could only have detected" in verdict.reason
+
+
+def test_growth_under_the_threshold_is_not_a_leak(tmp_path: Path) -> None:
+    verdict = judge(make_run(tmp_path, heap=64.0, noise=1000.0), Rules(leak_bytes_per_request=256))
+    assert verdict.verdict == NO_LEAK, verdict.reason
