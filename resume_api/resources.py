@@ -14,7 +14,7 @@ from openai import AsyncAzureOpenAI
 
 from resume_api.cache import BoundedCache
 from resume_api.config import Settings
-from resume_api.leaks import LeakInjector, ballast
+from resume_api.leaks import LeakInjector
 from resume_api.memory import judged_memory_mb, release_memory
 from resume_api.telemetry import LatencyTracker, TelemetryBuffer
 
@@ -85,7 +85,7 @@ class ResourceManager:
         padding = self.leaks.take("unclosed-http-client")
         if padding is not None:
             client = self._new_client()
-            self._leaked_clients.append((client, ballast(padding)))
+            self._leaked_clients.append((client, b"\x5a" * padding))
             return client
         return self._clients[deployment]
 
@@ -103,7 +103,7 @@ class ResourceManager:
         if padding is not None:
             # The leak: an audit task that waits for an acknowledgement that never comes,
             # referenced forever by a list nobody prunes.
-            payload = ballast(padding)
+            payload = b"\x5a" * padding  # allocated here: tracemalloc names this line
             self._leaked_tasks.append(
                 asyncio.create_task(self._await_ack(payload), name="audit-ack")
             )

@@ -8,7 +8,7 @@ import time
 from collections import deque
 from typing import Any
 
-from resume_api.leaks import LeakInjector, ballast
+from resume_api.leaks import LeakInjector
 
 log = logging.getLogger("resume_api.telemetry")
 
@@ -34,7 +34,7 @@ class TelemetryBuffer:
         padding = self._leaks.take("telemetry-buffer")
         if padding is not None:
             # The leak: a second, "retry" buffer that nothing ever drains.
-            self._never_flushed.append({**event, "attributes": ballast(padding)})
+            self._never_flushed.append({**event, "attributes": b"\x5a" * padding})
 
     def flush(self) -> int:
         """Export what is buffered (serialised and counted; the exporter itself is a log line)."""
@@ -69,7 +69,8 @@ class LatencyTracker:
         key = route
         padding = self._leaks.take("latency-by-raw-path")
         if padding is not None:
-            key = f"{raw_url}#{request_id}#{ballast(padding).decode()}"
+            tail = "Z" * padding  # allocated here: tracemalloc names this line
+            key = f"{raw_url}#{request_id}#{tail}"
         series = self._series.get(key)
         if series is None:
             series = self._series[key] = deque(maxlen=_LATENCY_WINDOW)

@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+from harness.analyze.suspects import Suspect, find_suspects, suspects_json
 from harness.analyze.verdict import INCONCLUSIVE, LEAK, Verdict, judge, rules_from_run
 from harness.rundir import RUN_JSON
 
@@ -57,6 +58,21 @@ def _print(verdict: Verdict, run_dir: Path) -> None:
         print(f"  {series.label:<22} {t['slope']:>14,.2f} {interval:>24}  {judged}")
 
 
+def _print_suspects(suspects: list[Suspect], basis: str, top: int = 5) -> None:
+    if not suspects:
+        print(f"  leak suspects: none ({basis})")
+        return
+    print(f"  leak suspects ({basis}):")
+    for suspect in suspects[:top]:
+        rate = (
+            f"{suspect.bytes_per_request:,.0f} B/request"
+            if suspect.bytes_per_request is not None
+            else "?"
+        )
+        steady = "" if suspect.grew_every_time else "  (did not grow at every snapshot)"
+        print(f"    {rate:>16}  +{suspect.size_growth / MIB:,.2f} MiB  {suspect.site}{steady}")
+
+
 def run(args: argparse.Namespace) -> int:
     run_dir: Path = args.run_dir
     if not (run_dir / RUN_JSON).is_file():
@@ -71,11 +87,14 @@ def run(args: argparse.Namespace) -> int:
         run_dir, leak_bytes_per_request=args.leak_threshold, production_rps=args.production_rps
     )
     verdict = judge(run_dir, rules)
-    (run_dir / "verdict.json").write_text(json.dumps(verdict.to_json(), indent=2) + "\n")
+    suspects, basis = find_suspects(run_dir)
+    result = {**verdict.to_json(), "suspects": suspects_json(suspects), "suspects_basis": basis}
+    (run_dir / "verdict.json").write_text(json.dumps(result, indent=2) + "\n")
     if args.json:
-        print(json.dumps(verdict.to_json(), indent=2))
+        print(json.dumps(result, indent=2))
     else:
         _print(verdict, run_dir)
+        _print_suspects(suspects, basis)
     if verdict.verdict == LEAK:
         return EXIT_FAIL
     if verdict.verdict == INCONCLUSIVE and not args.inconclusive_ok:
