@@ -54,6 +54,7 @@ class Sample:
     users: int
     load_cpu_s: float | None = None  # CPU seconds of the Locust (master) process
     working_set: int | None = None
+    container_anon: int | None = None  # anon + shmem: the container's memory minus page cache
     cgroup_usage: int | None = None
     cgroup_peak: int | None = None
     cgroup_limit: int | None = None

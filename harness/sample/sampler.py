@@ -94,6 +94,8 @@ class Sampler:
         memory = self.target.container_memory()
         if memory is not None:
             sample.working_set = memory.working_set
+            if memory.anon is not None:
+                sample.container_anon = memory.anon + (memory.shmem or 0)
             sample.cgroup_usage = memory.usage
             sample.cgroup_peak = memory.peak
             sample.cgroup_limit = memory.limit

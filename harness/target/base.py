@@ -35,6 +35,7 @@ class ContainerMemory:
     limit: int | None
     shmem: int | None = None
     oom_kills: int = 0
+    anon: int | None = None  # anonymous memory (no page cache)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ class CgroupReading:
     limit_bytes: int
     shmem_bytes: int
     oom_kills: int
+    anon_bytes: int = 0  # anonymous memory: with shmem, what the container cannot give back
 
 
 def _own_path(controller: str | None, proc_cgroup: str) -> str | None:
@@ -185,6 +186,7 @@ class Cgroup:
             limit = _read_int(self.memory_dir / "memory.limit_in_bytes")
             inactive = stat.get("total_inactive_file", stat.get("inactive_file", 0))
             shmem = stat.get("total_shmem", stat.get("shmem", 0))
+            anon = stat.get("total_rss", stat.get("rss", 0))
             oom = _read_kv(self.memory_dir / "memory.oom_control").get("oom_kill", 0)
         else:
             usage = _read_int(self.memory_dir / "memory.current")
@@ -192,6 +194,7 @@ class Cgroup:
             limit = _read_int(self.memory_dir / "memory.max")
             inactive = stat.get("inactive_file", 0)
             shmem = stat.get("shmem", 0)
+            anon = stat.get("anon", 0)
             oom = _read_kv(self.memory_dir / "memory.events").get("oom_kill", 0)
         self._peak_seen = max(self._peak_seen, usage, peak)
         return CgroupReading(
@@ -201,6 +204,7 @@ class Cgroup:
             limit_bytes=limit,
             shmem_bytes=shmem,
             oom_kills=oom,
+            anon_bytes=anon,
         )
 
     # -- teardown ----------------------------------------------------------------------------

@@ -159,6 +159,7 @@ class CgroupTarget(ProcessTarget):
             limit=reading.limit_bytes,
             shmem=reading.shmem_bytes,
             oom_kills=reading.oom_kills - self._oom_at_start,
+            anon=reading.anon_bytes,
         )
 
     def _oom_killed(self) -> bool:
