@@ -201,6 +201,7 @@ class Run:
                 lambda: locust.progress() if locust else None,
                 app_stats,
             )
+            self._check_monitoring(run, url)
             startup = sampler.take()
             run.update(startup={"working_set": startup.working_set, "rss": startup.rss})
             self._snapshot(snapshots, target, "start")  # tracing from here on
@@ -303,6 +304,31 @@ class Run:
                 run.event("cleanup", action=name, status=response.status_code, answer=body)
             except (httpx.HTTPError, ValueError) as exc:
                 run.event("cleanup", action=name, error=str(exc))
+
+    def _check_monitoring(self, run: RunDirectory, url: str) -> None:
+        """Each read-only memory endpoint answers valid data (a checklist item)."""
+        endpoints = self.settings.target.memory_endpoints
+        if endpoints is None:
+            return
+        expected = {"health": "status", "stats": "process"}
+        for name, path in (("health", endpoints.health), ("stats", endpoints.stats)):
+            if not path:
+                continue
+            problem = None
+            status = None
+            try:
+                response = httpx.get(url + path, timeout=10)
+                status = response.status_code
+                data = response.json().get("data") if response.is_success else None
+                if status != 200:
+                    problem = f"HTTP {status}"
+                elif not isinstance(data, dict) or expected[name] not in data:
+                    problem = f"no '{expected[name]}' in its data"
+            except (httpx.HTTPError, ValueError, AttributeError) as exc:
+                problem = type(exc).__name__
+            run.event(
+                "monitoring-check", endpoint=path, status=status, valid=not problem, problem=problem
+            )
 
     def _snapshot(self, snaps: HeapSnapshots, target: Target, name: str) -> None:
         if not self.settings.target.python or self.scenario.tracemalloc_frames == 0:

@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+from harness.analyze.checklist import FAIL, checklist_json, run_checklist
 from harness.analyze.suspects import Suspect, find_suspects, suspects_json
 from harness.analyze.verdict import INCONCLUSIVE, LEAK, Verdict, judge, rules_from_run
 from harness.rundir import RUN_JSON
@@ -88,14 +89,23 @@ def run(args: argparse.Namespace) -> int:
     )
     verdict = judge(run_dir, rules)
     suspects, basis = find_suspects(run_dir)
-    result = {**verdict.to_json(), "suspects": suspects_json(suspects), "suspects_basis": basis}
+    items = run_checklist(run_dir, verdict)
+    result = {
+        **verdict.to_json(),
+        "suspects": suspects_json(suspects),
+        "suspects_basis": basis,
+        "checklist": checklist_json(items),
+    }
     (run_dir / "verdict.json").write_text(json.dumps(result, indent=2) + "\n")
     if args.json:
         print(json.dumps(result, indent=2))
     else:
         _print(verdict, run_dir)
         _print_suspects(suspects, basis)
-    if verdict.verdict == LEAK:
+        print("pre-production checklist:")
+        for item in items:
+            print(f"  {item.status:<4}  {item.name:<34} {item.evidence}")
+    if verdict.verdict == LEAK or any(item.status == FAIL for item in items):
         return EXIT_FAIL
     if verdict.verdict == INCONCLUSIVE and not args.inconclusive_ok:
         return EXIT_INCONCLUSIVE

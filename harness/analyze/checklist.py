@@ -1,0 +1,231 @@
+"""The pre-production checklist of the memory management guide, item by item, each PASS,
+FAIL or SKIP with its evidence (the measured figure and the threshold), from the run
+directory alone. Thresholds use the service's own names (MEMORY_WARNING_THRESHOLD,
+MEMORY_CRITICAL_THRESHOLD, CONTAINER_MEMORY_LIMIT_MB) and can be overridden by them."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.analyze.verdict import INCONCLUSIVE, LEAK, Verdict, load_samples
+from harness.rundir import EVENTS_JSONL, RUN_JSON
+
+PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
+MIB = 1024 * 1024
+GIB_MB = 1024.0
+
+
+@dataclass(frozen=True)
+class Item:
+    name: str
+    status: str
+    evidence: str
+
+
+@dataclass(frozen=True)
+class Limits:
+    startup_mb: float = 500.0
+    peak_mb: float = 1500.0
+    warning_mb: float = 1500.0
+    critical_mb: float = 1800.0
+    container_limit_mb: float = 2048.0
+    cleanup_tolerance_mb: float = 16.0  # or 5% of the baseline, whichever is larger
+
+
+def limits_for(meta: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Limits:
+    environ = os.environ if environ is None else environ
+    thresholds = (meta.get("scenario") or {}).get("thresholds") or {}
+    values = {k: float(thresholds[k]) for k in Limits.__dataclass_fields__ if k in thresholds}
+    for name, key in (
+        ("MEMORY_WARNING_THRESHOLD", "warning_mb"),
+        ("MEMORY_CRITICAL_THRESHOLD", "critical_mb"),
+        ("CONTAINER_MEMORY_LIMIT_MB", "container_limit_mb"),
+    ):
+        if environ.get(name):
+            values[key] = float(environ[name])
+    return Limits(**values)
+
+
+def _events(run_dir: Path) -> list[dict[str, Any]]:
+    lines = (run_dir / EVENTS_JSONL).read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def _mb(value: float | None) -> str:
+    return "?" if value is None else f"{value / MIB:,.1f} MB"
+
+
+def _memory(row: Mapping[str, str]) -> float | None:
+    """The container's unreclaimable memory when sandboxed, else the process's RSS."""
+    for key in ("container_anon", "rss"):
+        if row.get(key):
+            return float(row[key])
+    return None
+
+
+def check_no_leak(verdict: Verdict) -> Item:
+    name = "all memory leak tests pass"
+    if verdict.verdict == LEAK:
+        return Item(name, FAIL, f"LEAK: {verdict.reason}")
+    if verdict.verdict == INCONCLUSIVE:
+        return Item(name, SKIP, f"INCONCLUSIVE: {verdict.reason}")
+    return Item(name, PASS, verdict.reason)
+
+
+def check_startup(meta: Mapping[str, Any], limits: Limits) -> Item:
+    name = f"startup memory < {limits.startup_mb:.0f} MB"
+    startup = meta.get("startup") or {}
+    value = startup.get("working_set") or startup.get("rss")
+    if value is None:
+        return Item(name, SKIP, "no startup reading (the target never became healthy)")
+    basis = "working set" if startup.get("working_set") else "RSS"
+    status = PASS if value / MIB < limits.startup_mb else FAIL
+    return Item(name, status, f"{basis} after health: {_mb(value)}")
+
+
+def check_peak(rows: list[dict[str, str]], meta: Mapping[str, Any], limits: Limits) -> Item:
+    name = f"peak memory < {limits.peak_mb / GIB_MB:.1f} GB"
+    peaks = [float(r["cgroup_peak"]) for r in rows if r.get("cgroup_peak")]
+    basis = "cgroup peak"
+    if not peaks:
+        peaks = [float(r["rss"]) for r in rows if r.get("rss")]
+        basis = "highest sampled RSS (no cgroup)"
+    if not peaks:
+        return Item(name, SKIP, "no memory samples")
+    peak = max(peaks)
+    oom = (meta.get("outcome") or {}).get("status") == "oom-killed"
+    status = FAIL if oom or peak / MIB >= limits.peak_mb else PASS
+    extra = "; the target was OOM-killed" if oom else ""
+    return Item(name, status, f"{basis}: {_mb(peak)}{extra}")
+
+
+def check_cleanup(rows: list[dict[str, str]], limits: Limits) -> Item:
+    """After load stops and the app cleans up, memory and resources return near the
+    post-warm-up baseline."""
+    name = "resource cleanup works"
+    warm = [r for r in rows if r["phase"] == "warm-up"][-4:]
+    after = [r for r in rows if r["phase"] == "cleanup"][-4:]
+    if not warm or not after:
+        return Item(name, SKIP, "the run has no warm-up or no cleanup phase")
+    base = [m for m in map(_memory, warm) if m is not None]
+    end = [m for m in map(_memory, after) if m is not None]
+    if not base or not end:
+        return Item(name, SKIP, "no memory series")
+    baseline, final = statistics.median(base), statistics.median(end)
+    tolerance = max(limits.cleanup_tolerance_mb * MIB, 0.05 * baseline)
+    problems = []
+    if final - baseline > tolerance:
+        problems.append(f"memory {_mb(final - baseline)} above the baseline")
+    for key, allowed in (("fds", 3), ("sockets", 3), ("threads", 2), ("app_tasks", 5)):
+        before = [float(r[key]) for r in warm if r.get(key)]
+        later = [float(r[key]) for r in after if r.get(key)]
+        if before and later and min(later) - max(before) > allowed:
+            problems.append(f"{key} {max(before):.0f} -> {min(later):.0f}")
+    evidence = (
+        f"post-warm-up {_mb(baseline)}, after cleanup {_mb(final)} (tolerance {_mb(tolerance)})"
+    )
+    if problems:
+        return Item(name, FAIL, f"{evidence}: {'; '.join(problems)}")
+    return Item(name, PASS, evidence)
+
+
+def check_monitoring(
+    rows: list[dict[str, str]], events: list[dict[str, Any]], meta: Mapping[str, Any]
+) -> Item:
+    name = "monitoring endpoints work"
+    checks = [e for e in events if e["event"] == "monitoring-check"]
+    if not (meta.get("target") or {}).get("memory_endpoints"):
+        return Item(name, SKIP, "the target declares no memory endpoints")
+    if not checks:
+        return Item(name, SKIP, "this run recorded no endpoint check (the target never got ready?)")
+    bad = [f"{e['endpoint']} ({e.get('problem')})" for e in checks if not e.get("valid")]
+    loaded = [r for r in rows if r["phase"] != "startup"]
+    answered = sum(1 for r in loaded if r.get("app_tasks") or r.get("app_heap"))
+    share = answered / len(loaded) if loaded else 0.0
+    evidence = (
+        f"{len(checks) - len(bad)}/{len(checks)} endpoints valid; stats answered in "
+        f"{100 * share:.0f}% of samples"
+    )
+    if bad or share < 0.9:
+        return Item(name, FAIL, evidence + (f"; invalid: {', '.join(bad)}" if bad else ""))
+    return Item(name, PASS, evidence)
+
+
+def check_gc(rows: list[dict[str, str]], events: list[dict[str, Any]]) -> Item:
+    name = "garbage collection is effective"
+    calls = [e for e in events if e["event"] == "cleanup" and e.get("action") == "gc"]
+    if not calls:
+        return Item(name, SKIP, "the target has no GC endpoint")
+    failed = [c for c in calls if c.get("status") != 200]
+    if failed:
+        return Item(name, FAIL, f"GC endpoint answered {failed[0].get('status')}")
+    freed = ((calls[-1].get("answer") or {}).get("data") or {}).get("freed_mb")
+    loaded = [m for m in map(_memory, [r for r in rows if r["phase"].startswith("load")][-4:])]
+    cleaned = [m for m in map(_memory, [r for r in rows if r["phase"] == "cleanup"][-4:])]
+    under_load = [m for m in loaded if m is not None]
+    after = [m for m in cleaned if m is not None]
+    if not after or not under_load:
+        return Item(name, SKIP, f"GC answered (freed {freed} MB) but no samples to compare")
+    drop = statistics.median(under_load) - statistics.median(after)
+    evidence = f"GC endpoint freed {freed} MB; after cleanup memory is {_mb(drop)} below load"
+    return Item(name, PASS if drop >= -2 * MIB else FAIL, evidence)
+
+
+def check_alert_rules(meta: Mapping[str, Any], limits: Limits) -> Item:
+    name = "alert rules configured"
+    path_text = (meta.get("target") or {}).get("alert_rules")
+    if not path_text:
+        return Item(name, SKIP, "the target declares no alert rule file (target.alert_rules)")
+    path = Path(path_text)
+    if not path.is_file():
+        return Item(name, FAIL, f"{path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        return Item(name, FAIL, f"{path} is not valid YAML: {exc}")
+    rules = data.get("alerts", []) if isinstance(data, dict) else []
+    memory = [
+        float(rule["threshold_bytes"]) / MIB
+        for rule in rules
+        if isinstance(rule, dict)
+        and rule.get("metric") == "WorkingSetBytes"
+        and "threshold_bytes" in rule
+    ]
+    missing = [
+        f"{label} {mb:.0f} MB"
+        for label, mb in (("warning", limits.warning_mb), ("critical", limits.critical_mb))
+        if not any(abs(t - mb) <= 0.02 * mb for t in memory)
+    ]
+    found = ", ".join(f"{t:.0f} MB" for t in sorted(memory)) or "none"
+    if missing:
+        wanted = ", ".join(missing)
+        return Item(name, FAIL, f"{path.name}: WorkingSetBytes rules at {found}; none for {wanted}")
+    return Item(name, PASS, f"{path.name}: WorkingSetBytes rules at {found}")
+
+
+def run_checklist(run_dir: Path, verdict: Verdict) -> list[Item]:
+    meta = json.loads((run_dir / RUN_JSON).read_text(encoding="utf-8"))
+    rows = load_samples(run_dir)
+    events = _events(run_dir)
+    limits = limits_for(meta)
+    return [
+        check_no_leak(verdict),
+        check_startup(meta, limits),
+        check_peak(rows, meta, limits),
+        check_cleanup(rows, limits),
+        check_monitoring(rows, events, meta),
+        check_gc(rows, events),
+        check_alert_rules(meta, limits),
+    ]
+
+
+def checklist_json(items: list[Item]) -> list[dict[str, str]]:
+    return [asdict(item) for item in items]
