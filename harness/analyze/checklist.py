@@ -107,7 +107,32 @@ def check_peak(rows: list[dict[str, str]], meta: Mapping[str, Any], limits: Limi
     return Item(name, status, f"{basis}: {_mb(peak)}{extra}")
 
 
-def check_cleanup(rows: list[dict[str, str]], limits: Limits) -> Item:
+def reclaimed(rows: list[dict[str, str]], events: list[dict[str, Any]]) -> str:
+    """What the cleanup phase gave back: the drop from the end of load to after cleanup, and
+    what the app's GC and clear-cache endpoints said they did (their answers, as recorded)."""
+    loaded = [m for m in map(_memory, [r for r in rows if r["phase"].startswith("load")][-4:])]
+    cleaned = [m for m in map(_memory, [r for r in rows if r["phase"] == "cleanup"][-4:])]
+    parts = []
+    under_load = [m for m in loaded if m is not None]
+    after = [m for m in cleaned if m is not None]
+    if under_load and after:
+        parts.append(f"{_mb(statistics.median(under_load) - statistics.median(after))} reclaimed")
+    final = [e for e in events if e["event"] == "cleanup" and e.get("status") == 200]
+    for action in ("gc", "clear-cache"):
+        answers = [e for e in final if e.get("action") == action]
+        data = ((answers[-1].get("answer") or {}).get("data") or {}) if answers else {}
+        if action == "clear-cache":
+            data = data.get("cleared", data)
+        numbers = {k: v for k, v in data.items() if isinstance(v, int | float) and v}
+        if numbers:
+            described = ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in numbers.items())
+            parts.append(f"{action}: {described}")
+    return "; ".join(parts)
+
+
+def check_cleanup(
+    rows: list[dict[str, str]], limits: Limits, events: list[dict[str, Any]] | None = None
+) -> Item:
     """After load stops and the app cleans up, memory and resources return near the
     post-warm-up baseline."""
     name = "resource cleanup works"
@@ -132,6 +157,9 @@ def check_cleanup(rows: list[dict[str, str]], limits: Limits) -> Item:
     evidence = (
         f"post-warm-up {_mb(baseline)}, after cleanup {_mb(final)} (tolerance {_mb(tolerance)})"
     )
+    given_back = reclaimed(rows, events or [])
+    if given_back:
+        evidence += f"; {given_back}"
     if problems:
         return Item(name, FAIL, f"{evidence}: {'; '.join(problems)}")
     return Item(name, PASS, evidence)
@@ -220,7 +248,7 @@ def run_checklist(run_dir: Path, verdict: Verdict) -> list[Item]:
         check_no_leak(verdict),
         check_startup(meta, limits),
         check_peak(rows, meta, limits),
-        check_cleanup(rows, limits),
+        check_cleanup(rows, limits, events),
         check_monitoring(rows, events, meta),
         check_gc(rows, events),
         check_alert_rules(meta, limits),

@@ -1,5 +1,6 @@
 """The harness end to end on the bundled service: every leak switch at 4 KiB/request is a
-LEAK in its own class, and the clean service is NO LEAK. Each run is a short steady scenario
+LEAK in its own class (heap leaks with their own code as the top suspect), and the clean
+service is NO LEAK and passes its checklist. Each run is a short steady scenario
 in the 2 GiB cgroup sandbox (the process backend where no cgroup can be made), judged by
 `leak-harness analyze` from its run directory alone."""
 
@@ -38,6 +39,13 @@ EXPECTED = {
     "unclosed-http-client": "resources:fds",
     "native-malloc": "native",
     "shm-spill": "container-only",
+}
+#: heap-class switches: the file the top leak suspect must point at (the switch's own code)
+SUSPECT_FILE = {
+    "telemetry-buffer": "resume_api/telemetry.py",
+    "latency-by-raw-path": "resume_api/telemetry.py",
+    "unbounded-cache": "resume_api/cache.py",
+    "task-accumulation": "resume_api/resources.py",
 }
 
 
@@ -81,6 +89,10 @@ def test_clean_service_is_no_leak(tmp_path: Path) -> None:
     verdict = run_and_judge(tmp_path)
     assert verdict["verdict"] == "NO LEAK", verdict["reason"]
     assert verdict["exit_code"] == 0
+    checklist = verdict["checklist"]
+    assert isinstance(checklist, list)
+    failed = [item for item in checklist if item["status"] == "FAIL"]
+    assert not failed, failed
 
 
 @pytest.mark.parametrize("switch", sorted(EXPECTED))
@@ -93,3 +105,7 @@ def test_each_switch_is_a_leak_in_its_class(tmp_path: Path, switch: str) -> None
     assert verdict["exit_code"] == 1
     classes = verdict["classes"]
     assert isinstance(classes, list) and EXPECTED[switch] in classes, classes
+    if switch in SUSPECT_FILE:
+        suspects = verdict["suspects"]
+        assert isinstance(suspects, list) and suspects, verdict["suspects_basis"]
+        assert SUSPECT_FILE[switch] in suspects[0]["site"], [s["site"] for s in suspects[:3]]

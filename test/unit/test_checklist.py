@@ -50,6 +50,22 @@ def test_cleanup_must_return_near_the_baseline() -> None:
     assert check_cleanup(warm, Limits()).status == SKIP
 
 
+def test_cleanup_says_what_was_reclaimed() -> None:
+    rows = [row("warm-up", 100), row("load-1", 160), row("cleanup", 110)]
+    events = [
+        {"event": "cleanup", "action": "gc", "status": 200, "answer": {"data": {"freed_mb": 12.5}}},
+        {
+            "event": "cleanup",
+            "action": "clear-cache",
+            "status": 200,
+            "answer": {"data": {"cleared": {"embedding_cache_entries": 900}}},
+        },
+    ]
+    evidence = check_cleanup(rows, Limits(), events).evidence
+    assert "50.0 MB reclaimed" in evidence
+    assert "freed mb 12.5" in evidence and "embedding cache entries 900" in evidence
+
+
 def test_bundled_alert_rules_match_the_service_thresholds() -> None:
     meta = {"target": {"alert_rules": str(BUNDLED_RULES)}}
     assert check_alert_rules(meta, Limits()).status == PASS
