@@ -89,10 +89,10 @@ def effective_scenario(scenario: Scenario, settings: RunSettings) -> Scenario:
     return Scenario.model_validate({**scenario.model_dump(), **changes})
 
 
-def _git_commit() -> str | None:
+def _git(*args: str) -> str | None:
     with contextlib.suppress(OSError, subprocess.SubprocessError):
         done = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
+            ["git", *args],
             cwd=Path(__file__).parent,
             capture_output=True,
             text=True,
@@ -100,6 +100,16 @@ def _git_commit() -> str | None:
         )
         return done.stdout.strip() or None
     return None
+
+
+def _git_branch() -> str | None:
+    """The branch under test, for grouping the history: CI's variable when it sets one (a
+    detached checkout has no branch), else git's."""
+    for name in ("LEAK_HARNESS_BRANCH", "GITHUB_HEAD_REF", "GITHUB_REF_NAME", "CI_COMMIT_BRANCH"):
+        if os.environ.get(name):
+            return os.environ[name]
+    branch = _git("rev-parse", "--abbrev-ref", "HEAD")
+    return branch if branch != "HEAD" else None
 
 
 def _environment() -> dict[str, Any]:
@@ -112,7 +122,8 @@ def _environment() -> dict[str, Any]:
         "kernel": platform.release(),
         "machine": platform.machine(),
         "cpu_count": os.cpu_count(),
-        "git_commit": _git_commit(),
+        "git_commit": _git("rev-parse", "HEAD"),
+        "git_branch": _git_branch(),
     }
 
 

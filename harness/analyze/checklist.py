@@ -9,7 +9,7 @@ import json
 import os
 import statistics
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +123,11 @@ def reclaimed(rows: list[dict[str, str]], events: list[dict[str, Any]]) -> str:
         data = ((answers[-1].get("answer") or {}).get("data") or {}) if answers else {}
         if action == "clear-cache":
             data = data.get("cleared", data)
-        numbers = {k: v for k, v in data.items() if isinstance(v, int | float) and v}
+        numbers = {
+            k: v
+            for k, v in data.items()
+            if isinstance(v, int | float) and v and not k.startswith(("before", "after"))
+        }
         if numbers:
             described = ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in numbers.items())
             parts.append(f"{action}: {described}")
@@ -253,7 +257,3 @@ def run_checklist(run_dir: Path, verdict: Verdict) -> list[Item]:
         check_gc(rows, events),
         check_alert_rules(meta, limits),
     ]
-
-
-def checklist_json(items: list[Item]) -> list[dict[str, str]]:
-    return [asdict(item) for item in items]

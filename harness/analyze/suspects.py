@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 import tracemalloc
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +107,3 @@ def find_suspects(run_dir: Path, top: int = 10) -> tuple[list[Suspect], str]:
         )
     note = f"{baseline.name} -> {loads[-1].name}, {done} requests apart"
     return suspects, note
-
-
-def suspects_json(suspects: list[Suspect]) -> list[dict[str, Any]]:
-    return [asdict(s) for s in suspects]

@@ -8,9 +8,9 @@ import json
 import sys
 from pathlib import Path
 
-from harness.analyze.checklist import FAIL, checklist_json, run_checklist
-from harness.analyze.suspects import Suspect, find_suspects, suspects_json
-from harness.analyze.verdict import INCONCLUSIVE, LEAK, Verdict, judge, rules_from_run
+from harness.analyze.analysis import analyze, write_verdict
+from harness.analyze.suspects import Suspect
+from harness.analyze.verdict import Verdict, rules_from_run
 from harness.rundir import RUN_JSON
 
 EXIT_PASS = 0
@@ -87,26 +87,20 @@ def run(args: argparse.Namespace) -> int:
     rules = rules_from_run(
         run_dir, leak_bytes_per_request=args.leak_threshold, production_rps=args.production_rps
     )
-    verdict = judge(run_dir, rules)
-    suspects, basis = find_suspects(run_dir)
-    items = run_checklist(run_dir, verdict)
-    result = {
-        **verdict.to_json(),
-        "suspects": suspects_json(suspects),
-        "suspects_basis": basis,
-        "checklist": checklist_json(items),
-    }
-    (run_dir / "verdict.json").write_text(json.dumps(result, indent=2) + "\n")
+    analysis = analyze(run_dir, rules)
+    write_verdict(run_dir, analysis)
     if args.json:
-        print(json.dumps(result, indent=2))
+        print(json.dumps(analysis.to_json(), indent=2))
     else:
-        _print(verdict, run_dir)
-        _print_suspects(suspects, basis)
+        _print(analysis.verdict, run_dir)
+        _print_suspects(analysis.suspects, analysis.suspects_basis)
         print("pre-production checklist:")
-        for item in items:
+        for item in analysis.checklist:
             print(f"  {item.status:<4}  {item.name:<34} {item.evidence}")
-    if verdict.verdict == LEAK or any(item.status == FAIL for item in items):
+        for note in analysis.notes:
+            print(f"  note: {note}")
+    if not analysis.passed:
         return EXIT_FAIL
-    if verdict.verdict == INCONCLUSIVE and not args.inconclusive_ok:
+    if analysis.inconclusive and not args.inconclusive_ok:
         return EXIT_INCONCLUSIVE
     return EXIT_PASS

@@ -1,0 +1,158 @@
+"""Everything `analyze` concludes about one run, as one typed object: the verdict, the leak
+suspects, the checklist, and the run's headline figures. Every report format (verdict.json,
+report.html, summary.md, junit.xml, the history store) is rendered from this object, so they
+can never disagree.
+
+verdict.json is this object's `to_json()`; its schema is `harness.report.schema`, versioned by
+SCHEMA_VERSION (bump it on any change that is not a pure addition)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.analyze.checklist import FAIL, Item, run_checklist
+from harness.analyze.suspects import Suspect, find_suspects
+from harness.analyze.verdict import INCONCLUSIVE, LEAK, Rules, Verdict, judge, load_samples
+from harness.rundir import RUN_JSON
+
+SCHEMA_VERSION = 1
+VERDICT_JSON = "verdict.json"
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """Which run this is: enough to find it again and to group it in the history."""
+
+    id: str
+    scenario: str
+    status: str  # completed, interrupted, oom-killed, target-exited, error, running
+    started_at: str | None
+    duration_s: float | None
+    backend: str | None
+    memory_limit_bytes: int | None
+    memory_limit_enforced: bool | None
+    leaks: list[str]
+    git_commit: str | None
+    git_branch: str | None
+    harness_version: str | None
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The run's headline numbers, for trends across runs (None when not measured)."""
+
+    startup_bytes: float | None
+    peak_bytes: float | None
+    requests: int
+    failures: int
+    requests_per_s: float | None  # over the measured load phases
+
+
+@dataclass
+class Analysis:
+    run: RunInfo
+    verdict: Verdict
+    suspects: list[Suspect]
+    suspects_basis: str
+    checklist: list[Item]
+    figures: Figures
+    schema_version: int = SCHEMA_VERSION
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        """No LEAK and no checklist FAIL (INCONCLUSIVE is the caller's policy)."""
+        return self.verdict.verdict != LEAK and not any(i.status == FAIL for i in self.checklist)
+
+    @property
+    def inconclusive(self) -> bool:
+        return self.verdict.verdict == INCONCLUSIVE
+
+    def to_json(self) -> dict[str, Any]:
+        """verdict.json: the verdict's fields at the top level (as analyze has always
+        written them), plus the run, its figures, suspects and checklist."""
+        return {
+            "schema_version": self.schema_version,
+            "run": asdict(self.run),
+            **self.verdict.to_json(),
+            "figures": asdict(self.figures),
+            "suspects": [asdict(s) for s in self.suspects],
+            "suspects_basis": self.suspects_basis,
+            "checklist": [asdict(i) for i in self.checklist],
+            "notes": self.notes,
+        }
+
+
+def run_info(meta: dict[str, Any]) -> RunInfo:
+    env = meta.get("environment") or {}
+    backend = meta.get("target_backend") or {}
+    outcome = meta.get("outcome") or {}
+    settings = meta.get("settings") or {}
+    return RunInfo(
+        id=str(meta.get("id", "?")),
+        scenario=str((meta.get("scenario") or {}).get("name", "?")),
+        status=str(outcome.get("status", "running")),
+        started_at=meta.get("started_at"),
+        duration_s=outcome.get("duration_s"),
+        backend=backend.get("backend") or settings.get("backend"),
+        memory_limit_bytes=backend.get("memory_limit_bytes"),
+        memory_limit_enforced=backend.get("memory_limit_enforced"),
+        leaks=list(settings.get("leaks") or []),
+        git_commit=env.get("git_commit"),
+        git_branch=env.get("git_branch"),
+        harness_version=env.get("harness_version"),
+    )
+
+
+def figures(run_dir: Path, meta: dict[str, Any]) -> Figures:
+    rows = load_samples(run_dir)
+    startup = meta.get("startup") or {}
+    start = startup.get("working_set") or startup.get("rss")
+    peaks = [float(r["cgroup_peak"]) for r in rows if r.get("cgroup_peak")]
+    if not peaks:
+        peaks = [float(r[k]) for r in rows for k in ("working_set", "rss") if r.get(k)]
+    load = [r for r in rows if r["phase"].startswith("load")]
+    rate = None
+    if len(load) > 1:
+        seconds = float(load[-1]["elapsed_s"]) - float(load[0]["elapsed_s"])
+        done = int(load[-1]["requests"]) - int(load[0]["requests"])
+        rate = done / seconds if seconds > 0 else None
+    last = rows[-1] if rows else {}
+    return Figures(
+        startup_bytes=float(start) if start else None,
+        peak_bytes=max(peaks) if peaks else None,
+        requests=int(last.get("requests") or 0),
+        failures=int(last.get("failures") or 0),
+        requests_per_s=rate,
+    )
+
+
+def analyze(run_dir: Path, rules: Rules) -> Analysis:
+    """Judge one run directory from what it recorded."""
+    meta = json.loads((run_dir / RUN_JSON).read_text(encoding="utf-8"))
+    verdict = judge(run_dir, rules)
+    suspects, basis = find_suspects(run_dir)
+    info = run_info(meta)
+    notes = []
+    if info.status != "completed":
+        notes.append(f"the run ended early: {info.status}")
+    if info.memory_limit_enforced is False:
+        notes.append("no memory limit was enforced (process backend)")
+    return Analysis(
+        run=info,
+        verdict=verdict,
+        suspects=suspects,
+        suspects_basis=basis,
+        checklist=run_checklist(run_dir, verdict),
+        figures=figures(run_dir, meta),
+        notes=notes,
+    )
+
+
+def write_verdict(run_dir: Path, analysis: Analysis) -> Path:
+    path = run_dir / VERDICT_JSON
+    path.write_text(json.dumps(analysis.to_json(), indent=2) + "\n", encoding="utf-8")
+    return path
