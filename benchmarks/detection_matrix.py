@@ -40,7 +40,7 @@ EXPECTED = {
 SUSPECT_FILE = {
     "telemetry-buffer": "resume_api/telemetry.py",
     "latency-by-raw-path": "resume_api/telemetry.py",
-    "unbounded-cache": "resume_api/cache.py",
+    "unbounded-cache": "resume_api/llm.py",  # the padded copy pinned past the bound
     "task-accumulation": "resume_api/resources.py",
 }
 
@@ -64,7 +64,7 @@ def one_run(scenario: str, out: Path, leak: str | None) -> dict[str, Any]:
     )
     verdict = json.loads(judged.stdout)
     top = (verdict["suspects"] or [{}])[0].get("site")
-    expected = SUSPECT_FILE.get((leak or "").split(":")[0])
+    expected = _expected_file({"leak": leak})
     return {
         "leak": leak,
         "run_dir": run_dir,
@@ -76,6 +76,10 @@ def one_run(scenario: str, out: Path, leak: str | None) -> dict[str, Any]:
         "suspect_ok": None if expected is None else bool(top and expected in top),
         "seconds": round(time.monotonic() - started, 1),
     }
+
+
+def _expected_file(result: dict[str, Any]) -> str | None:
+    return SUSPECT_FILE.get((result.get("leak") or "").split(":")[0])
 
 
 def interleaved_plan(
@@ -116,9 +120,9 @@ def report(results: list[dict[str, Any]], rates: list[int]) -> None:
             if runs and len(caught) / len(runs) >= 0.95 and smallest is None:
                 smallest = rate
         print(line + f"   {smallest if smallest is not None else '-'}")
-    suspects = [r for r in results if r.get("suspect_ok") is not None]
+    suspects = [r for r in results if _expected_file(r) is not None and "verdict" in r]
     if suspects:
-        right = sum(1 for r in suspects if r["suspect_ok"])
+        right = sum(1 for r in suspects if _expected_file(r) in (r.get("top_suspect") or ""))
         print(f"heap leaks whose top suspect is the switch's own code: {right}/{len(suspects)}")
     alarms = [r for r in clean if r["verdict"] == "LEAK"]
     inconclusive = [r for r in clean if r["verdict"] == "INCONCLUSIVE"]
