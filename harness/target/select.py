@@ -36,7 +36,7 @@ def make_target(
             except TargetUnavailable:
                 backend = "process"
     if backend == "docker":
-        from harness.target.docker import DockerTarget  # type: ignore[import-not-found]
+        from harness.target.docker import DockerTarget
 
         target: Target = DockerTarget(spec, memory_limit, cpus)
         return target
