@@ -7,6 +7,7 @@ import importlib.util
 import uuid
 
 from harness.target.cgroup_fs import Cgroup, CgroupError
+from harness.target.docker_image import LOCAL_BASE_IMAGE
 from harness.target.select import docker_answers
 
 
@@ -26,13 +27,41 @@ def _cgroup() -> tuple[bool, str]:
         group.remove()
 
 
+def _docker() -> tuple[bool, str]:
+    """The engine, what it enforces, and whether the image can be built without a pull."""
+    why_not = docker_answers()
+    if why_not is not None:
+        return False, f"{why_not}; scripts/docker_setup.sh installs and starts one"
+    import docker
+    from docker.errors import DockerException, ImageNotFound
+
+    client = docker.from_env(timeout=10)
+    try:
+        info = client.info()
+        try:
+            client.images.get(LOCAL_BASE_IMAGE)
+            base = f"local base image {LOCAL_BASE_IMAGE}"
+        except ImageNotFound:
+            base = "no local base image (the build pulls python:3.11-slim; scripts/docker_setup.sh"
+            base += " builds one offline)"
+    except DockerException as exc:
+        return False, f"the Docker engine fails: {str(exc)[:160]}"
+    finally:
+        client.close()
+    enforced = "memory limit" if info.get("MemoryLimit") else "NO memory limit"
+    swap = "no swap" if info.get("SwapLimit") else "swap NOT limited"
+    cgroup = info.get("CgroupVersion") or "?"
+    version = info.get("ServerVersion") or "?"
+    works = bool(info.get("MemoryLimit"))
+    return works, f"engine {version}, cgroup v{cgroup}, {enforced}, {swap}; {base}"
+
+
 def run(args: argparse.Namespace) -> int:
     del args
     checks: list[tuple[str, bool, str]] = []
     ok, why = _cgroup()
     checks.append(("cgroup", ok, why))
-    why_not = docker_answers()
-    checks.append(("docker", why_not is None, why_not or "a Docker engine answers"))
+    checks.append(("docker", *_docker()))
     checks.append(("process", True, "always works; enforces NO limit"))
     checks.append(("remote", True, "needs --host URL of a running service"))
     locust = importlib.util.find_spec("locust") is not None
