@@ -73,6 +73,7 @@ class Sample:
     app_cache_entries: int | None = None
     app_cache_bytes: int | None = None
     app_heap: int | None = None
+    app_malloc: int | None = None  # bytes the C allocator has handed out (native heap)
 
 
 SAMPLE_FIELDS = [f.name for f in fields(Sample)]

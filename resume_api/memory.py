@@ -96,6 +96,41 @@ def process_memory() -> dict[str, float | int]:
         }
 
 
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena",
+            "ordblks",
+            "smblks",
+            "hblks",
+            "hblkhd",
+            "usmblks",
+            "fsmblks",
+            "uordblks",
+            "fordblks",
+            "keepcost",
+        )
+    ]
+
+
+def native_heap() -> dict[str, int] | None:
+    """glibc's own count of bytes handed out by malloc and not freed (mallinfo2). Unlike RSS
+    it moves the moment native memory leaks, even while the leak still fits in memory the
+    allocator already holds; None where the C library has no mallinfo2 (musl, glibc < 2.33)."""
+    try:
+        mallinfo2 = ctypes.CDLL(None).mallinfo2
+    except (OSError, AttributeError):
+        return None
+    mallinfo2.restype = _MallInfo2
+    info = mallinfo2()
+    return {
+        "in_use_bytes": int(info.uordblks + info.hblkhd),
+        "free_bytes": int(info.fordblks),
+        "mmapped_bytes": int(info.hblkhd),
+    }
+
+
 def judged_memory_mb() -> tuple[float, str]:
     """The figure thresholds apply to: the container's working set if limited, else RSS."""
     container = container_memory()

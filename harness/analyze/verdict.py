@@ -27,6 +27,7 @@ MEMORY_SERIES = {
     "working_set": "container working set",
     "rss": "process RSS",
     "app_heap": "Python heap",
+    "app_malloc": "malloc in use",
 }
 RESOURCE_SERIES = {
     "fds": "open fds",
@@ -124,7 +125,10 @@ def classify(leaking: dict[str, Trend]) -> list[str]:
     rss, heap = leaking.get("rss"), leaking.get("app_heap")
     if ws is not None and (rss is None or rss.slope < 0.33 * ws.slope):
         classes.append("container-only")
-    if rss is not None and (heap is None or heap.slope < 0.5 * rss.slope):
+    # native: RSS or the C allocator's in-use bytes grow, and the Python heap does not keep
+    # up (malloc also serves Python's large objects, so a heap leak moves both together)
+    native = [t for t in (rss, leaking.get("app_malloc")) if t is not None]
+    if native and (heap is None or heap.slope < 0.5 * max(t.slope for t in native)):
         classes.append("native")
     if heap is not None:
         classes.append("python-heap")
@@ -149,6 +153,44 @@ def measured_rows(samples: list[dict[str, str]]) -> tuple[list[dict[str, str]], 
             rows = [row for row in rows if row["users"] == steady]
             note = f"judged at the steady {steady} users ({len(rows)} samples)"
     return rows, note
+
+
+def _judged_memory(trends: dict[str, Trend]) -> list[str]:
+    """The memory series the verdict rests on (the working set only without anon+shm)."""
+    return [
+        k
+        for k in MEMORY_SERIES
+        if k in trends and not (k == "working_set" and "container_anon" in trends)
+    ]
+
+
+def _no_leak_or_inconclusive(
+    trends: dict[str, Trend], rules: Rules, deciding: str | None
+) -> tuple[str, str, str | None]:
+    """With nothing leaking, NO LEAK needs every judged memory series to rule out a leak of
+    the threshold's size: its 95% interval must end below it (the confidence-interval form
+    of an equivalence test). A series whose interval reaches the threshold leaves the run
+    INCONCLUSIVE, and is named: it could hide a leak of that size."""
+    threshold = rules.leak_bytes_per_request
+    judged = _judged_memory(trends)
+    open_ended = [k for k in judged if trends[k].high >= threshold]
+    if open_ended:
+        worst = max(open_ended, key=lambda k: trends[k].high)
+        found = trends[worst]
+        return (
+            INCONCLUSIVE,
+            f"{MEMORY_SERIES[worst]}: a leak up to {found.high:,.0f} B/request cannot be ruled "
+            f"out (threshold {threshold:,.0f}; this run could detect "
+            f"{found.detectable:,.0f} B/request); run longer or with more load",
+            worst,
+        )
+    bound = max(trends[k].high for k in judged)
+    return (
+        NO_LEAK,
+        f"no sustained growth; leaks above {max(bound, 0):,.0f} B/request ruled out "
+        f"(95%) in {', '.join(MEMORY_SERIES[k] for k in judged)}",
+        deciding,
+    )
 
 
 def judge(run_dir: Path, rules: Rules) -> Verdict:
@@ -190,18 +232,9 @@ def judge(run_dir: Path, rules: Rules) -> Verdict:
         )
     elif main is None:
         verdict, reason = INCONCLUSIVE, "no memory series with enough samples in the load phases"
-    elif main.detectable > rules.leak_bytes_per_request:
-        verdict = INCONCLUSIVE
-        reason = (
-            f"this run could only have detected leaks above {main.detectable:.0f} B/request "
-            f"(threshold {rules.leak_bytes_per_request:.0f}); run longer or with more load"
-        )
     else:
-        verdict = NO_LEAK
-        reason = (
-            f"no sustained growth; a leak above {main.detectable:.0f} B/request "
-            "would have been seen"
-        )
+        verdict, reason, deciding = _no_leak_or_inconclusive(trends, rules, deciding)
+        main = trends[deciding] if deciding else main
     is_bytes = deciding in MEMORY_SERIES if deciding else False
     per_hour = None
     if main is not None and is_bytes:

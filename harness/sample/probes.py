@@ -88,6 +88,7 @@ class AppReading:
     cache_entries: int | None = None
     cache_bytes: int | None = None
     heap: int | None = None
+    malloc: int | None = None  # bytes in use by the C allocator (glibc mallinfo2)
     rss: int | None = None  # the app's own view, used by the remote backend
     container_working_set: int | None = None
 
@@ -104,12 +105,14 @@ def parse_app_stats(data: dict[str, Any]) -> AppReading:
     process = data.get("process") or {}
     container = data.get("container") or {}
     heap = data.get("python_heap") or {}
+    native = data.get("native_heap") or {}
     return AppReading(
         tasks=data.get("active_tasks"),
         connections=data.get("active_connections"),
         cache_entries=data.get("cached_objects"),
         cache_bytes=data.get("cached_bytes"),
         heap=_mb(heap.get("traced_mb")) if heap.get("tracing") else None,
+        malloc=native.get("in_use_bytes"),
         rss=_mb(process.get("rss_mb")),
         container_working_set=_mb(container.get("working_set_mb")),
     )

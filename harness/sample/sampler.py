@@ -115,6 +115,7 @@ class Sampler:
                     app.cache_bytes,
                 )
                 sample.app_heap = app.heap
+                sample.app_malloc = app.malloc
                 if tree is None:  # remote: the app's own view is all there is
                     sample.rss = app.rss
                     sample.working_set = sample.working_set or app.container_working_set

@@ -17,6 +17,7 @@ from resume_api.memory import (
     MIB,
     container_memory,
     judged_memory_mb,
+    native_heap,
     process_memory,
     release_memory,
 )
@@ -96,6 +97,7 @@ async def memory_stats(request: Request) -> dict[str, Any]:
             "process": process_memory(),
             "container": _container(),
             "python_heap": _heap(),
+            "native_heap": native_heap(),
             "active_connections": app_stats["llm_clients"],
             **app_stats,
         }
