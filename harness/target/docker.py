@@ -31,7 +31,7 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psutil
 
@@ -48,6 +48,9 @@ from harness.target.cgroup_fs import Cgroup
 from harness.target.docker_image import ensure_image
 from harness.target.local import free_port
 from harness.target.spec import TargetSpec, expand
+
+if TYPE_CHECKING:
+    from docker.models.containers import Container
 
 OWNER_LABEL = "leak-harness.owner"  # hostname:pid of the harness that created the container
 RUN_LABEL = "leak-harness.run"
@@ -129,7 +132,7 @@ class DockerTarget(Target):
             ) from None
         self.name = f"leak-harness-{uuid.uuid4().hex[:12]}"
         self.image = ""
-        self.container: Any = None
+        self.container: Container | None = None
         self.cgroup: Cgroup | None = None
         self._main: psutil.Process | None = None
         self._exit: TargetExit | None = None
@@ -153,7 +156,7 @@ class DockerTarget(Target):
         environment.setdefault("PORT", str(port))
         volumes = self._mounts(environment)
         try:
-            self.container = self.client.containers.create(
+            container = self.client.containers.create(
                 self.image,
                 command=command,
                 name=self.name,
@@ -169,16 +172,17 @@ class DockerTarget(Target):
                 stdin_open=False,
                 tty=False,
             )
-            self.container.start()
-            self.container.reload()
+            self.container = container
+            container.start()
+            container.reload()
         except DockerException as exc:
             raise TargetError(f"docker could not start {self.image}: {exc}") from exc
-        self._attrs = self.container.attrs
+        self._attrs = container.attrs
         pid = int(self._attrs["State"].get("Pid") or 0)
         if pid:
             with contextlib.suppress(psutil.Error):
                 self._main = psutil.Process(pid)
-            self.cgroup = find_cgroup(pid, self.container.id)
+            self.cgroup = find_cgroup(pid, str(container.id))
         self._log_thread = threading.Thread(
             target=self._stream_logs, args=(log_path,), name="docker-logs", daemon=True
         )
@@ -205,6 +209,8 @@ class DockerTarget(Target):
         import urllib3
         from docker.errors import DockerException
 
+        if self.container is None:
+            return
         try:
             with log_path.open("ab") as log:
                 for chunk in self.container.logs(stream=True, follow=True):
@@ -238,6 +244,8 @@ class DockerTarget(Target):
     def _state(self) -> dict[str, Any] | None:
         from docker.errors import DockerException, NotFound
 
+        if self.container is None:
+            return None
         try:
             self.container.reload()
         except NotFound:
@@ -325,10 +333,13 @@ class DockerTarget(Target):
         """The engine's stats API (usage, inactive file, anon, shmem; no OOM counter)."""
         from docker.errors import DockerException
 
+        if self.container is None:
+            return None
         try:
-            memory = self.container.stats(stream=False, one_shot=True).get("memory_stats") or {}
+            answer = self.container.stats(stream=False, one_shot=True)
         except DockerException:
             return None
+        memory = (answer.get("memory_stats") if isinstance(answer, dict) else None) or {}
         stats, usage = memory.get("stats") or {}, int(memory.get("usage") or 0)
         if not usage:
             return None
