@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from harness.analyze.analysis import analyze, write_verdict
+from harness.analyze.analysis import Analysis, analyze, write_verdict
 from harness.analyze.suspects import Suspect
 from harness.analyze.verdict import Verdict, rules_from_run
 from harness.rundir import RUN_JSON
@@ -29,6 +29,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--production-rps", type=float, help="for the time to the limit")
     parser.add_argument(
         "--inconclusive-ok", action="store_true", help="exit 0 instead of 4 on INCONCLUSIVE"
+    )
+    parser.add_argument(
+        "--no-report",
+        action="store_true",
+        help="write verdict.json only (no report.html, summary.md, junit.xml, plots)",
     )
 
 
@@ -74,6 +79,16 @@ def _print_suspects(suspects: list[Suspect], basis: str, top: int = 5) -> None:
         print(f"    {rate:>16}  +{suspect.size_growth / MIB:,.2f} MiB  {suspect.site}{steady}")
 
 
+def _render(run_dir: Path, analysis: Analysis) -> Path | None:
+    from harness.report.render import render_reports  # matplotlib: only when drawing
+
+    try:
+        return render_reports(run_dir, analysis)[0]
+    except Exception as exc:  # the verdict stands even when a plot cannot be drawn
+        print(f"leak-harness analyze: reports not rendered: {exc!r}", file=sys.stderr)
+        return None
+
+
 def run(args: argparse.Namespace) -> int:
     run_dir: Path = args.run_dir
     if not (run_dir / RUN_JSON).is_file():
@@ -89,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
     )
     analysis = analyze(run_dir, rules)
     write_verdict(run_dir, analysis)
+    report = None if args.no_report else _render(run_dir, analysis)
     if args.json:
         print(json.dumps(analysis.to_json(), indent=2))
     else:
@@ -99,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {item.status:<4}  {item.name:<34} {item.evidence}")
         for note in analysis.notes:
             print(f"  note: {note}")
+        if report is not None:
+            print(f"report: {report}")
     if not analysis.passed:
         return EXIT_FAIL
     if analysis.inconclusive and not args.inconclusive_ok:

@@ -1,0 +1,67 @@
+"""summary.md: short enough for a CI job summary or a pull-request comment: the verdict, the
+figures that back it, the checklist, and the top suspects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.analyze.analysis import Analysis
+
+SUMMARY_MD = "summary.md"
+MIB = 1024 * 1024
+ICONS = {"PASS": "✅", "FAIL": "❌", "SKIP": "⏭️"}
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(run_dir: Path, analysis: Analysis, top_suspects: int = 3) -> Path:
+    verdict, run, figures = analysis.verdict, analysis.run, analysis.figures
+    lines = [
+        f"## Memory leak test: **{verdict.verdict}** ({run.scenario}, {run.backend or '?'})",
+        "",
+        f"{verdict.reason}",
+        "",
+    ]
+    if run.status != "completed":
+        lines += [f"> **The run ended early: {run.status}.**", ""]
+    facts = []
+    if verdict.bytes_per_request is not None and verdict.interval is not None:
+        low, high = verdict.interval
+        facts.append(
+            f"growth **{verdict.bytes_per_request:,.0f} B/request** "
+            f"(95% CI {low:,.0f} .. {high:,.0f}, {verdict.deciding_series})"
+        )
+    if verdict.detectable_bytes_per_request is not None:
+        facts.append(
+            f"smallest detectable leak {verdict.detectable_bytes_per_request:,.0f} B/request"
+        )
+    if verdict.hours_to_limit is not None:
+        facts.append(
+            f"container limit reached in **{verdict.hours_to_limit:,.1f} h** at production load"
+        )
+    if verdict.classes:
+        facts.append(f"what grows: {', '.join(verdict.classes)}")
+    if figures.peak_bytes is not None:
+        facts.append(f"peak {figures.peak_bytes / MIB:,.0f} MiB")
+    facts.append(f"{figures.requests:,} requests, {figures.failures:,} failed")
+    lines += [f"- {fact}" for fact in facts]
+    lines += ["", "| | checklist item | evidence |", "|---|---|---|"]
+    lines += [
+        f"| {ICONS.get(i.status, '')} {i.status} | {_cell(i.name)} | {_cell(i.evidence)} |"
+        for i in analysis.checklist
+    ]
+    if analysis.suspects and verdict.verdict == "LEAK":
+        lines += ["", "Top leak suspects:", ""]
+        for suspect in analysis.suspects[:top_suspects]:
+            rate = (
+                f"{suspect.bytes_per_request:,.0f} B/request"
+                if suspect.bytes_per_request is not None
+                else "?"
+            )
+            lines.append(f"- `{suspect.site}`: {rate}")
+    lines += ["", f"Run `{run.id}`, commit {run.git_commit or '-'}; full report: report.html", ""]
+    path = run_dir / SUMMARY_MD
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path

@@ -1,0 +1,29 @@
+"""Render every per-run report from one Analysis: plots, report.html, summary.md, junit.xml
+(verdict.json is written by the analysis itself)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from harness.analyze.analysis import Analysis
+from harness.analyze.checklist import limits_for
+from harness.analyze.verdict import load_samples
+from harness.report.html import render_html
+from harness.report.junit import render_junit
+from harness.report.markdown import render_markdown
+from harness.report.plots import render_plots
+from harness.rundir import RUN_JSON
+
+
+def render_reports(run_dir: Path, analysis: Analysis) -> list[Path]:
+    """The files written, report.html first."""
+    meta = json.loads((run_dir / RUN_JSON).read_text(encoding="utf-8"))
+    rows = load_samples(run_dir)
+    plots = render_plots(run_dir, analysis, rows, limits_for(meta))
+    return [
+        render_html(run_dir, analysis, meta, plots),
+        render_markdown(run_dir, analysis),
+        render_junit(run_dir, analysis),
+        *(path for _, path in plots),
+    ]

@@ -1,0 +1,139 @@
+"""The documented schema of verdict.json (JSON Schema, draft 2020-12), for tools that read
+it: CI scripts, dashboards, the history store. `schema_version` changes only when a field
+changes meaning or goes away; new fields may be added within a version."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.analyze.analysis import SCHEMA_VERSION
+
+_NUMBER_OR_NULL: dict[str, Any] = {"type": ["number", "null"]}
+_STRING_OR_NULL: dict[str, Any] = {"type": ["string", "null"]}
+
+
+def _object(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties) if required is None else required,
+    }
+
+
+TREND = _object(
+    {
+        "n": {"type": "integer", "description": "samples in the judged window"},
+        "slope": {"type": "number", "description": "Theil-Sen growth per request"},
+        "low": {"type": "number", "description": "95% interval, low end"},
+        "high": {"type": "number", "description": "95% interval, high end"},
+        "z": {"type": "number", "description": "Mann-Kendall z, autocorrelation-corrected"},
+        "n_effective": {"type": "number"},
+        "second_half_slope": {"type": "number"},
+        "second_half_low": {"type": "number"},
+        "step": {"type": "boolean", "description": "a single jump explains the series"},
+        "detectable": {"type": "number", "description": "smallest slope detectable (80% power)"},
+        "total_growth": {"type": "number", "description": "slope times requests in the window"},
+    }
+)
+
+VERDICT_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "leak-harness verdict.json",
+    **_object(
+        {
+            "schema_version": {"const": SCHEMA_VERSION},
+            "run": _object(
+                {
+                    "id": {"type": "string"},
+                    "scenario": {"type": "string"},
+                    "status": {
+                        "enum": [
+                            "completed",
+                            "interrupted",
+                            "oom-killed",
+                            "target-exited",
+                            "error",
+                            "running",
+                        ]
+                    },
+                    "started_at": _STRING_OR_NULL,
+                    "duration_s": _NUMBER_OR_NULL,
+                    "backend": _STRING_OR_NULL,
+                    "memory_limit_bytes": {"type": ["integer", "null"]},
+                    "memory_limit_enforced": {"type": ["boolean", "null"]},
+                    "leaks": {"type": "array", "items": {"type": "string"}},
+                    "git_commit": _STRING_OR_NULL,
+                    "git_branch": _STRING_OR_NULL,
+                    "harness_version": _STRING_OR_NULL,
+                }
+            ),
+            "verdict": {"enum": ["LEAK", "NO LEAK", "INCONCLUSIVE"]},
+            "reason": {"type": "string"},
+            "classes": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "python-heap, native, container-only, resources:<series>",
+            },
+            "deciding_series": _STRING_OR_NULL,
+            "bytes_per_request": _NUMBER_OR_NULL,
+            "interval": {
+                "oneOf": [
+                    {"type": "null"},
+                    {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
+                ]
+            },
+            "detectable_bytes_per_request": _NUMBER_OR_NULL,
+            "growth_mb_per_hour": _NUMBER_OR_NULL,
+            "hours_to_limit": _NUMBER_OR_NULL,
+            "requests_measured": {"type": "integer", "minimum": 0},
+            "series": {
+                "type": "array",
+                "items": _object(
+                    {
+                        "name": {"type": "string"},
+                        "label": {"type": "string"},
+                        "unit": {"type": "string"},
+                        "leaking": {"type": "boolean"},
+                        "reason": {"type": "string"},
+                        "trend": {"oneOf": [{"type": "null"}, TREND]},
+                    }
+                ),
+            },
+            "rules": {"type": "object", "additionalProperties": {"type": "number"}},
+            "figures": _object(
+                {
+                    "startup_bytes": _NUMBER_OR_NULL,
+                    "peak_bytes": _NUMBER_OR_NULL,
+                    "requests": {"type": "integer", "minimum": 0},
+                    "failures": {"type": "integer", "minimum": 0},
+                    "requests_per_s": _NUMBER_OR_NULL,
+                }
+            ),
+            "suspects": {
+                "type": "array",
+                "items": _object(
+                    {
+                        "site": {"type": "string", "description": "file:line, innermost frame"},
+                        "traceback": {"type": "array", "items": {"type": "string"}},
+                        "size_growth": {"type": "integer"},
+                        "count_growth": {"type": "integer"},
+                        "bytes_per_request": _NUMBER_OR_NULL,
+                        "grew_every_time": {"type": "boolean"},
+                    }
+                ),
+            },
+            "suspects_basis": {"type": "string"},
+            "checklist": {
+                "type": "array",
+                "items": _object(
+                    {
+                        "name": {"type": "string"},
+                        "status": {"enum": ["PASS", "FAIL", "SKIP"]},
+                        "evidence": {"type": "string"},
+                    }
+                ),
+            },
+            "notes": {"type": "array", "items": {"type": "string"}},
+        }
+    ),
+}

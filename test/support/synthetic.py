@@ -1,0 +1,62 @@
+"""A synthetic run directory with known contents, for report and analysis tests that need a
+whole run without spending a minute of load on it."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from harness.rundir import RunDirectory, Sample
+
+MIB = 1 << 20
+
+
+def synthetic_run(tmp_path: Path, heap_leak: float = 0.0, outcome: str = "completed") -> Path:
+    rng = random.Random(7)
+    meta = {
+        "scenario": {"name": "synthetic", "description": "made by a test"},
+        "settings": {"backend": "cgroup", "leaks": ["telemetry-buffer:1KiB"] if heap_leak else []},
+        "environment": {"harness_version": "0", "python": "3.11", "git_commit": "abc"},
+        "target_backend": {
+            "backend": "cgroup",
+            "memory_limit_bytes": 2 << 30,
+            "memory_limit_enforced": True,
+        },
+    }
+    run = RunDirectory.create(tmp_path, "synthetic", meta)
+    run.event("phase", phase="warm-up")
+    for i in range(120):
+        phase = "warm-up" if i < 10 else "load-1" if i < 110 else "cleanup"
+        if i in (10, 110):
+            run.event("phase", phase=phase)
+        requests = min(i, 110) * 30
+        heap = 20 * MIB + heap_leak * requests + rng.gauss(0, 30_000)
+        anon = 60 * MIB + heap_leak * requests + rng.gauss(0, 60_000)
+        run.sample(
+            Sample(
+                time=1000.0 + i,
+                elapsed_s=float(i),
+                phase=phase,
+                requests=requests,
+                failures=0,
+                users=8,
+                working_set=int(anon + 4 * MIB),
+                container_anon=int(anon),
+                cgroup_peak=int(anon + 5 * MIB),
+                rss=int(anon + 10 * MIB),
+                app_heap=int(heap),
+                fds=30,
+                sockets=12,
+                threads=4,
+                app_tasks=6,
+            )
+        )
+    (run.path / "locust_stats_history.csv").write_text(
+        "Timestamp,User Count,Type,Name,Requests/s,Failures/s,50%,95%,99%\n"
+        + "".join(f"{1000 + t},8,,Aggregated,30,0,40,90,120\n" for t in range(0, 110, 5)),
+        encoding="utf-8",
+    )
+    if outcome == "oom-killed":
+        run.event("oom-killed", returncode=-9)
+    run.finish(outcome, 0 if outcome == "completed" else 1)
+    return run.path
