@@ -64,7 +64,22 @@ class RunResult:
 
 @contextlib.contextmanager
 def _signals_raise() -> Iterator[None]:
+    """SIGINT/SIGTERM raise Interrupted in the run's own flow. Locust's import monkey-patches
+    threads into greenlets, so the handler may run inside the sampler's greenlet: then the
+    exception is thrown into the greenlet that installed the handler instead of being lost."""
+    try:
+        import greenlet
+
+        owner: Any = greenlet.getcurrent()
+    except ImportError:  # pragma: no cover - locust always brings greenlet
+        owner = None
+
     def handler(signum: int, _frame: FrameType | None) -> None:
+        if owner is not None and greenlet.getcurrent() is not owner:
+            import gevent
+
+            gevent.get_hub().loop.run_callback(owner.throw, Interrupted(signum))
+            return
         raise Interrupted(signum)
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
