@@ -9,6 +9,7 @@ import sys
 import uvicorn
 
 from resume_api.config import Settings, SettingsError
+from resume_api.leaks import LeakSpecError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()
-    except SettingsError as exc:
+    except (SettingsError, LeakSpecError) as exc:
         print(f"resume_api: {exc}", file=sys.stderr)
         return 2
     from resume_api.app import create_app

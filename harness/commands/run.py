@@ -80,6 +80,13 @@ def run(args: argparse.Namespace) -> int:
         scenario = load_scenario(settings.scenario)
         if settings.locustfile is not None and not settings.locustfile.is_file():
             raise ConfigError(f"--locustfile {settings.locustfile} does not exist")
+        if settings.leaks and settings.target.leak_env == "RESUME_API_LEAKS":
+            from resume_api.leaks import LeakSpecError, parse_leaks  # the bundled service's
+
+            try:
+                parse_leaks(",".join(settings.leaks))
+            except LeakSpecError as exc:
+                raise ConfigError(f"--leak: {exc}") from None
     except (ConfigError, ScenarioError) as exc:
         print(f"leak-harness run: {exc}", file=sys.stderr)
         return EXIT_USAGE

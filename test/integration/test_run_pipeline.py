@@ -206,6 +206,8 @@ def test_target_that_dies_at_boot_shows_its_log(tmp_path: Path) -> None:
         (["--memory-limit", "lots"], "not a size"),
         (["--backend", "kubernetes"], "invalid choice"),
         (["--locustfile", "/no/such/file.py"], "does not exist"),
+        (["--leak", "bogus:1K"], "unknown leak switch 'bogus'"),
+        (["--leak", "native-malloc:lots"], "is not a size"),
     ],
 )
 def test_bad_input_is_a_usage_error(tmp_path: Path, args: list[str], message: str) -> None:
