@@ -16,8 +16,11 @@ Modes:
 
 Any further options go to `leak-harness run`, e.g. --leak unbounded-cache:4KiB,
 --backend process, --memory-limit 1g, --duration 300, --quiet, --json.
-Exit code: 0 run completed, 1 the target died under load (OOM kill, crash), 2 usage or
-configuration error, 3 infrastructure error (sandbox, boot), 130 interrupted.
+Each run is judged when it ends: verdict, pre-production checklist, and the reports
+(report.html, summary.md, junit.xml, verdict.json) in its run directory.
+Exit code: 0 NO LEAK and the checklist passed, 1 LEAK, a checklist FAIL or the target died
+under load (OOM kill, crash), 4 INCONCLUSIVE, 2 usage or configuration error,
+3 infrastructure error (sandbox, boot), 130 interrupted.
 USAGE
 }
 
@@ -36,4 +39,4 @@ source scripts/ensure_venv.sh
 if [ "$mode" = "analyze" ]; then
   exec leak-harness analyze "$@"
 fi
-exec leak-harness run --scenario "$mode" --backend cgroup "$@"
+exec leak-harness run --scenario "$mode" --backend cgroup --analyze "$@"

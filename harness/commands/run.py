@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import sys
 from pathlib import Path
@@ -45,6 +47,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="run Locust as a master that waits for N remote workers (see the README)",
     )
     parser.add_argument("--host", help="URL of an already running service (remote backend)")
+    parser.add_argument(
+        "--analyze",
+        action="store_true",
+        help="judge the run when it ends (verdict, checklist, reports); the exit code is then "
+        "analyze's when the run completed",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", default=None, help="no progress")
     parser.add_argument(
         "--json", action="store_true", dest="json_output", default=None, help="print a JSON result"
@@ -96,6 +104,9 @@ def run(args: argparse.Namespace) -> int:
     error = result.detail.get("error")
     if error:
         print(f"leak-harness run: {error}", file=sys.stderr)
+    verdict_code: int | None = None
+    if args.analyze and result.status != "error":
+        verdict_code = _analyze(result.run_dir, quiet=settings.json_output)
     if settings.json_output:
         summary = {
             "run_dir": str(result.run_dir),
@@ -103,7 +114,23 @@ def run(args: argparse.Namespace) -> int:
             "exit_code": result.exit_code,
             **result.detail,
         }
+        verdict = result.run_dir / "verdict.json"
+        if verdict_code is not None and verdict.is_file():
+            summary["verdict"] = json.loads(verdict.read_text(encoding="utf-8"))
         print(json.dumps(summary))
     else:
         print(f"{result.status}: {result.run_dir}")
-    return result.exit_code
+    return result.exit_code or (verdict_code or 0)
+
+
+def _analyze(run_dir: Path, quiet: bool) -> int:
+    """`leak-harness analyze RUN_DIR` with its defaults: a run that ended early (OOM kill,
+    Ctrl-C) is judged too, on what it recorded. `quiet`: the JSON summary carries it."""
+    from harness.commands import analyze
+
+    parser = argparse.ArgumentParser()
+    analyze.add_arguments(parser)
+    options = parser.parse_args([str(run_dir)])
+    with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
+        code: int = analyze.run(options)
+    return code

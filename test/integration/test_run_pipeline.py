@@ -78,9 +78,13 @@ def assert_nothing_left(meta: dict[str, Any], events: list[dict[str, Any]]) -> N
 
 @needs_cgroup
 def test_cgroup_run_leaves_a_complete_run_directory(tmp_path: Path) -> None:
-    done = harness(tmp_path, "--backend", "cgroup")
-    assert done.returncode == 0, done.stderr
+    done = harness(tmp_path, "--backend", "cgroup", "--analyze")
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    expected = {"NO LEAK": 0, "LEAK": 1, "INCONCLUSIVE": 4}[summary["verdict"]["verdict"]]
+    assert done.returncode == expected, done.stderr  # --analyze: the verdict's exit code
     run_dir = run_dir_of(done)
+    for report in ("verdict.json", "report.html", "summary.md", "junit.xml"):
+        assert (run_dir / report).is_file(), report
     meta, samples, events = load(run_dir)
     assert meta["outcome"]["status"] == "completed"
     assert meta["target_backend"]["memory_limit_enforced"] is True
