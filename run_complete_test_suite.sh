@@ -18,6 +18,7 @@ Options:
   --stage STAGE           run only this stage (repeatable)
   --include-performance   add the performance stage to the default stages
   --no-lint               skip ruff and mypy
+  --no-system             do not install chromium or start a Docker engine (those tests skip)
   -h, --help              show this help
 Exit code: 0 when every stage passed, 1 when a test or check failed, 2 on a usage error.
 USAGE
@@ -26,6 +27,7 @@ USAGE
 stages=()
 include_performance=0
 lint=1
+system=1
 pytest_args=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -40,6 +42,7 @@ while [ $# -gt 0 ]; do
     --stage=*) set -- --stage "${1#--stage=}" "${@:2}" ;;
     --include-performance) include_performance=1; shift ;;
     --no-lint) lint=0; shift ;;
+    --no-system) system=0; shift ;;
     -h|--help) usage; exit 0 ;;
     --) shift; pytest_args=("$@"); break ;;
     *) echo "error: unknown option '$1' (see --help)" >&2; exit 2 ;;
@@ -50,6 +53,12 @@ done
 
 # shellcheck source=scripts/ensure_venv.sh
 source scripts/ensure_venv.sh
+if [ "$system" = 1 ] && [[ " ${stages[*]} " =~ " integration " ]]; then
+  # shellcheck source=scripts/ensure_system.sh
+  source scripts/ensure_system.sh
+  set -euo pipefail
+  trap system_teardown EXIT
+fi
 
 failed=()
 if [ "$lint" = 1 ]; then
