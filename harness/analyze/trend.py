@@ -36,6 +36,7 @@ class Trend:
     n_effective: float
     second_half_slope: float
     second_half_low: float
+    second_half_high: float
     step: bool  # one jump explains it better than a line
     detectable: float  # smallest slope this run would have detected (80% power)
     total_growth: float  # slope times the requests in the window
@@ -43,6 +44,12 @@ class Trend:
     @property
     def significant(self) -> bool:
         return self.z > Z95 and self.low > 0
+
+    @property
+    def ruled_out_above(self) -> float:
+        """Growth per request above which a sustained leak is excluded (95%): the whole
+        window's upper bound, or the second half's when the series has levelled off."""
+        return min(self.high, self.second_half_high)
 
     @property
     def sustained(self) -> bool:
@@ -159,7 +166,7 @@ def trend(requests: list[float], values: list[float]) -> Trend | None:
     xs, ys = _thin([p[0] for p in points], [p[1] for p in points])
     slope, low, high, z, n_eff = _sen(xs, ys)
     half = len(xs) // 2
-    second_slope, second_low, _, _, _ = _sen(xs[half:], ys[half:])
+    second_slope, second_low, second_high, _, _ = _sen(xs[half:], ys[half:])
     standard_error = max(high - low, 0.0) / (2 * Z95)
     span = xs[-1] - xs[0]
     return Trend(
@@ -171,6 +178,7 @@ def trend(requests: list[float], values: list[float]) -> Trend | None:
         n_effective=n_eff,
         second_half_slope=second_slope,
         second_half_low=second_low,
+        second_half_high=second_high,
         step=_step_explains_it(xs, ys, slope),
         detectable=(Z95 + Z_POWER80) * standard_error,
         total_growth=slope * span,

@@ -169,22 +169,23 @@ def _no_leak_or_inconclusive(
 ) -> tuple[str, str, str | None]:
     """With nothing leaking, NO LEAK needs every judged memory series to rule out a leak of
     the threshold's size: its 95% interval must end below it (the confidence-interval form
-    of an equivalence test). A series whose interval reaches the threshold leaves the run
-    INCONCLUSIVE, and is named: it could hide a leak of that size."""
+    of an equivalence test), over the whole window or, for a series that levelled off, over
+    its second half. A series that cannot rule it out leaves the run INCONCLUSIVE, and is
+    named: it could hide a leak of that size."""
     threshold = rules.leak_bytes_per_request
     judged = _judged_memory(trends)
-    open_ended = [k for k in judged if trends[k].high >= threshold]
+    open_ended = [k for k in judged if trends[k].ruled_out_above >= threshold]
     if open_ended:
-        worst = max(open_ended, key=lambda k: trends[k].high)
+        worst = max(open_ended, key=lambda k: trends[k].ruled_out_above)
         found = trends[worst]
         return (
             INCONCLUSIVE,
-            f"{MEMORY_SERIES[worst]}: a leak up to {found.high:,.0f} B/request cannot be ruled "
-            f"out (threshold {threshold:,.0f}; this run could detect "
+            f"{MEMORY_SERIES[worst]}: a leak up to {found.ruled_out_above:,.0f} B/request "
+            f"cannot be ruled out (threshold {threshold:,.0f}; this run could detect "
             f"{found.detectable:,.0f} B/request); run longer or with more load",
             worst,
         )
-    bound = max(trends[k].high for k in judged)
+    bound = max(trends[k].ruled_out_above for k in judged)
     return (
         NO_LEAK,
         f"no sustained growth; leaks above {max(bound, 0):,.0f} B/request ruled out "

@@ -30,6 +30,7 @@ TREND = _object(
         "n_effective": {"type": "number"},
         "second_half_slope": {"type": "number"},
         "second_half_low": {"type": "number"},
+        "second_half_high": {"type": "number"},
         "step": {"type": "boolean", "description": "a single jump explains the series"},
         "detectable": {"type": "number", "description": "smallest slope detectable (80% power)"},
         "total_growth": {"type": "number", "description": "slope times requests in the window"},
