@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from harness.target.cgroup_fs import CgroupReading
 from harness.target.spec import TargetSpec
 
 
@@ -36,6 +37,19 @@ class ContainerMemory:
     shmem: int | None = None
     oom_kills: int = 0
     anon: int | None = None  # anonymous memory (no page cache)
+
+    @classmethod
+    def from_cgroup(cls, reading: CgroupReading, oom_kills_before: int = 0) -> ContainerMemory:
+        """From a memory cgroup's files; OOM kills counted from `oom_kills_before` on."""
+        return cls(
+            usage=reading.usage_bytes,
+            working_set=reading.working_set_bytes,
+            peak=reading.peak_bytes,
+            limit=reading.limit_bytes,
+            shmem=reading.shmem_bytes,
+            oom_kills=reading.oom_kills - oom_kills_before,
+            anon=reading.anon_bytes,
+        )
 
 
 @dataclass(frozen=True)

@@ -318,15 +318,7 @@ class DockerTarget(Target):
             reading = self.cgroup.read()
             if reading.usage_bytes == 0:
                 return None
-            return ContainerMemory(
-                usage=reading.usage_bytes,
-                working_set=reading.working_set_bytes,
-                peak=reading.peak_bytes,
-                limit=reading.limit_bytes,
-                shmem=reading.shmem_bytes,
-                oom_kills=reading.oom_kills,
-                anon=reading.anon_bytes,
-            )
+            return ContainerMemory.from_cgroup(reading)
         return self._stats_memory()
 
     def _stats_memory(self) -> ContainerMemory | None:

@@ -151,16 +151,7 @@ class CgroupTarget(ProcessTarget):
     def container_memory(self) -> ContainerMemory | None:
         if self._removed:
             return None
-        reading = self.cgroup.read()
-        return ContainerMemory(
-            usage=reading.usage_bytes,
-            working_set=reading.working_set_bytes,
-            peak=reading.peak_bytes,
-            limit=reading.limit_bytes,
-            shmem=reading.shmem_bytes,
-            oom_kills=reading.oom_kills - self._oom_at_start,
-            anon=reading.anon_bytes,
-        )
+        return ContainerMemory.from_cgroup(self.cgroup.read(), self._oom_at_start)
 
     def _oom_killed(self) -> bool:
         """From the kernel's counter, not guessed from the exit code."""
