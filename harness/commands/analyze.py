@@ -35,6 +35,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="write verdict.json only (no report.html, summary.md, junit.xml, plots)",
     )
+    parser.add_argument(
+        "--no-history",
+        action="store_true",
+        help="do not append the run to <out>/history.sqlite (the run is under <out>/runs/)",
+    )
 
 
 def _print(verdict: Verdict, run_dir: Path) -> None:
@@ -89,6 +94,19 @@ def _render(run_dir: Path, analysis: Analysis) -> Path | None:
         return None
 
 
+def _append_history(run_dir: Path, analysis: Analysis) -> None:
+    """Runs under <out>/runs/<id> join <out>/history.sqlite (nightly runs trend on their own);
+    a history that cannot be written costs a warning, never the verdict."""
+    from harness.report.history import History, HistoryError, history_path_for
+
+    path = history_path_for(run_dir)
+    if path is not None:
+        try:
+            History(path).record(analysis.to_json(), run_dir)
+        except (HistoryError, OSError) as exc:
+            print(f"leak-harness analyze: history not updated: {exc}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     run_dir: Path = args.run_dir
     if not (run_dir / RUN_JSON).is_file():
@@ -104,6 +122,8 @@ def run(args: argparse.Namespace) -> int:
     )
     analysis = analyze(run_dir, rules)
     write_verdict(run_dir, analysis)
+    if not args.no_history:
+        _append_history(run_dir, analysis)
     report = None if args.no_report else _render(run_dir, analysis)
     if args.json:
         print(json.dumps(analysis.to_json(), indent=2))
