@@ -11,8 +11,11 @@ from harness.rundir import RunDirectory, Sample
 MIB = 1 << 20
 
 
-def synthetic_run(tmp_path: Path, heap_leak: float = 0.0, outcome: str = "completed") -> Path:
-    rng = random.Random(7)
+def synthetic_run(
+    tmp_path: Path, heap_leak: float = 0.0, outcome: str = "completed", seed: int = 7
+) -> Path:
+    """`seed` draws other noise: two clean runs that differ only by chance."""
+    rng = random.Random(seed)
     meta = {
         "scenario": {"name": "synthetic", "description": "made by a test"},
         "settings": {"backend": "cgroup", "leaks": ["telemetry-buffer:1KiB"] if heap_leak else []},
