@@ -12,9 +12,17 @@ MIB = 1 << 20
 
 
 def synthetic_run(
-    tmp_path: Path, heap_leak: float = 0.0, outcome: str = "completed", seed: int = 7
+    tmp_path: Path,
+    heap_leak: float = 0.0,
+    outcome: str = "completed",
+    seed: int = 7,
+    *,
+    started_at: str | None = None,
+    branch: str | None = None,
+    startup_bytes: int | None = None,
 ) -> Path:
-    """`seed` draws other noise: two clean runs that differ only by chance."""
+    """`seed` draws other noise: two clean runs that differ only by chance. `started_at` (ISO
+    8601) orders runs in a history; `branch` and `startup_bytes` land where a run records them."""
     rng = random.Random(seed)
     meta = {
         "scenario": {"name": "synthetic", "description": "made by a test"},
@@ -26,7 +34,13 @@ def synthetic_run(
             "memory_limit_enforced": True,
         },
     }
+    if branch is not None:
+        meta["environment"]["git_branch"] = branch
+    if startup_bytes is not None:
+        meta["startup"] = {"working_set": startup_bytes}
     run = RunDirectory.create(tmp_path, "synthetic", meta)
+    if started_at is not None:
+        run.update(started_at=started_at)
     run.event("phase", phase="warm-up")
     for i in range(120):
         phase = "warm-up" if i < 10 else "load-1" if i < 110 else "cleanup"
