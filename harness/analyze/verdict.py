@@ -9,12 +9,16 @@ from __future__ import annotations
 import csv
 import json
 import math
+from collections import Counter
 from dataclasses import asdict, dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 from harness.analyze.trend import Trend, trend
 from harness.rundir import RUN_JSON, SAMPLES_CSV
+
+MIB = 1 << 20
 
 LEAK = "LEAK"
 NO_LEAK = "NO LEAK"
@@ -44,6 +48,10 @@ class Rules:
     """What counts as a leak; from the scenario's thresholds, overridable at analyze time."""
 
     leak_bytes_per_request: float = 256.0
+    #: a memory series must also grow this much over the window to be called a leak: less
+    #: is what an allocator settles by (arenas, heap top padding, page-sized steps), and a
+    #: short window with a few hundred requests turns that into a steep slope
+    min_leak_growth_mb: float = 1.0
     production_rps: float = 20.0
     container_limit_mb: float = 2048.0
 
@@ -105,6 +113,11 @@ def _judge_memory(name: str, found: Trend | None, rules: Rules) -> tuple[bool, s
         return False, "grew, then levelled off (plateau)"
     if found.slope < rules.leak_bytes_per_request:
         return False, f"grows, but under {rules.leak_bytes_per_request:.0f} B/request"
+    if found.total_growth < rules.min_leak_growth_mb * MIB:
+        return False, (
+            f"grows, but only {found.total_growth / MIB:.2f} MiB over the window (a leak must "
+            f"grow {rules.min_leak_growth_mb:g} MiB: less is allocator settling); run longer"
+        )
     return True, "sustained growth"
 
 
@@ -144,12 +157,21 @@ def measured_rows(samples: list[dict[str, str]]) -> tuple[list[dict[str, str]], 
     if len(rows) < 6:
         rows = [row for row in samples if row["phase"] in ("warm-up", "load-1")]
         note = "judged on the warm-up: the run ended before its measured load"
-    counts: dict[str, int] = {}
-    for row in rows:
-        counts[row["users"]] = counts.get(row["users"], 0) + 1
-    if counts:
-        steady = max(counts, key=lambda users: counts[users])
-        if counts[steady] < len(rows):
+    # a sample taken while users were being added or stopped belongs to no level
+    level_sizes = Counter((row["phase"], row["users"]) for row in rows)
+    settled = [row for row in rows if level_sizes[(row["phase"], row["users"])] >= 3]
+    rows = settled if len(settled) >= 6 else rows
+    served: Counter[str] = Counter()
+    for before, row in pairwise(rows):
+        if (before["phase"], before["users"]) == (row["phase"], row["users"]):
+            served[row["users"]] += int(
+                float(row["requests"] or 0) - float(before["requests"] or 0)
+            )
+    if served:
+        # the user count that served the most requests: the steady level of a ramp or spike,
+        # the busiest of a stress run's equal steps
+        steady = max(served, key=lambda users: served[users])
+        if sum(1 for row in rows if row["users"] == steady) < len(rows):
             rows = [row for row in rows if row["users"] == steady]
             note = f"judged at the steady {steady} users ({len(rows)} samples)"
     return rows, note

@@ -29,6 +29,7 @@ class Thresholds(BaseModel):
     peak_mb: float = 1500.0
     max_failure_ratio: float = 0.01
     leak_bytes_per_request: float = 256.0  # growth under this is not called a leak
+    min_leak_growth_mb: float = 1.0  # nor growth of less than this over the whole window
     production_rps: float = 20.0  # for the projected time to the container limit
     container_limit_mb: float = 2048.0  # CONTAINER_MEMORY_LIMIT_MB
 

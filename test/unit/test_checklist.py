@@ -87,3 +87,18 @@ def test_service_variables_override_the_thresholds() -> None:
     env = {"MEMORY_WARNING_THRESHOLD": "1200", "CONTAINER_MEMORY_LIMIT_MB": "1024"}
     limits = limits_for({"scenario": {"thresholds": {"startup_mb": 300}}}, env)
     assert (limits.warning_mb, limits.container_limit_mb, limits.startup_mb) == (1200, 1024, 300)
+
+
+def test_cleanup_allows_one_pooled_connection_per_user_beyond_the_warm_up() -> None:
+    """A stress run ramps from 4 to 64 users: the upstream keep-alive pool may keep up to 60
+    more idle sockets; sockets beyond that are not released and fail the check."""
+
+    def at(phase: str, users: int, fds: int) -> dict[str, str]:
+        return {**row(phase, 100, fds=fds), "users": str(users)}
+
+    warm = [at("warm-up", 4, 28) for _ in range(4)]
+    load = [at("load-16", 64, 150)]
+    pooled = check_cleanup([*warm, *load, *[at("cleanup", 0, 89) for _ in range(4)]], Limits())
+    assert pooled.status == PASS, pooled.evidence
+    leaked = check_cleanup([*warm, *load, *[at("cleanup", 0, 120) for _ in range(4)]], Limits())
+    assert leaked.status == FAIL and "fds 28 -> 120" in leaked.evidence

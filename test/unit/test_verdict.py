@@ -116,3 +116,19 @@ def test_a_flat_series_with_one_drop_rules_a_leak_out(tmp_path: Path) -> None:
     verdict = judge(make_run(tmp_path, noise=0.0, rss_step_at=80), Rules())
     assert verdict.verdict == NO_LEAK, verdict.reason
     assert "ruled out" in verdict.reason
+
+
+def test_steep_growth_of_less_than_a_megabyte_is_not_called_a_leak(tmp_path: Path) -> None:
+    """A few hundred requests turn allocator settling into a steep slope: 2 KiB/request over
+    400 requests is 0.8 MiB, under the 1 MiB a leak must grow; the same slope over 3,750
+    requests is a leak."""
+    short = judge(
+        make_run(
+            tmp_path / "short", native=2048.0, samples=40, requests_per_sample=10, noise=10_000.0
+        ),
+        Rules(),
+    )
+    assert short.verdict == INCONCLUSIVE, short.reason
+    assert any("allocator settling" in s.reason for s in short.series)
+    long = judge(make_run(tmp_path / "long", native=2048.0, noise=10_000.0), Rules())
+    assert long.verdict == LEAK, long.reason
