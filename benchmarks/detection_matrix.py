@@ -4,6 +4,7 @@ alarm rate, the median time to verdict, and the smallest rate caught 95% of the 
 
     .venv/bin/python benchmarks/detection_matrix.py [--scenario quick] [--repeats 3]
         [--clean-runs 20] [--rates 256,1024,4096,16384] [--switches a,b] [--out DIR]
+        [--resume | --reanalyze]
 
 Each run is a real `leak-harness run` in the cgroup sandbox followed by `leak-harness analyze`;
 results are appended to a JSON-lines file as they come, so a long matrix can be stopped and
@@ -55,14 +56,22 @@ def one_run(scenario: str, out: Path, leak: str | None) -> dict[str, Any]:
     if done.returncode not in (0, 1):
         return {"leak": leak, "error": done.stderr.strip()[-400:]}
     run_dir = json.loads(done.stdout.strip().splitlines()[-1])["run_dir"]
-    judged = subprocess.run(
-        [sys.executable, "-m", "harness", "analyze", run_dir, "--json"],
+    return {
+        **judged(leak, run_dir),
+        "seconds": round(time.monotonic() - started, 1),
+    }
+
+
+def judged(leak: str | None, run_dir: str) -> dict[str, Any]:
+    """One run's verdict by the analyzer as it is now (--reanalyze re-reads old runs)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "harness", "analyze", run_dir, "--json", "--no-report"],
         capture_output=True,
         text=True,
         cwd=ROOT,
         timeout=600,
     )
-    verdict = json.loads(judged.stdout)
+    verdict = json.loads(done.stdout)
     top = (verdict["suspects"] or [{}])[0].get("site")
     expected = _expected_file({"leak": leak})
     return {
@@ -72,9 +81,9 @@ def one_run(scenario: str, out: Path, leak: str | None) -> dict[str, Any]:
         "classes": verdict["classes"],
         "bytes_per_request": verdict["bytes_per_request"],
         "detectable": verdict["detectable_bytes_per_request"],
+        "requests": verdict["requests_measured"],
         "top_suspect": top,
         "suspect_ok": None if expected is None else bool(top and expected in top),
-        "seconds": round(time.monotonic() - started, 1),
     }
 
 
@@ -150,6 +159,11 @@ def main() -> int:
     parser.add_argument("--switches", default=",".join(EXPECTED))
     parser.add_argument("--out", type=Path, default=Path("/tmp/leak-harness-matrix"))
     parser.add_argument("--resume", action="store_true", help="keep results already in --out")
+    parser.add_argument(
+        "--reanalyze",
+        action="store_true",
+        help="re-judge the runs already in --out with the analyzer as it is now, then report",
+    )
     args = parser.parse_args()
     rates = [int(r) for r in args.rates.split(",")]
     switches = [s for s in args.switches.split(",") if s]
@@ -160,9 +174,16 @@ def main() -> int:
     log = args.out / "results.jsonl"
     results = (
         [json.loads(line) for line in log.read_text().splitlines()]
-        if args.resume and log.exists()
+        if (args.resume or args.reanalyze) and log.exists()
         else []
     )
+    if args.reanalyze:
+        results = [
+            {**r, **judged(r["leak"], r["run_dir"])} if "run_dir" in r else r for r in results
+        ]
+        log.write_text("".join(json.dumps(r) + "\n" for r in results))
+        report(results, rates)
+        return 0
     if not args.resume:
         log.write_text("")
     plan = interleaved_plan(switches, rates, args.repeats, args.clean_runs)
