@@ -24,12 +24,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"leak-harness {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    from harness.commands import analyze, doctor, run
+    from harness.commands import analyze, compare, doctor, run
 
     run.add_arguments(
         commands.add_parser("run", help="boot the target, drive load, sample into a run directory")
     )
     analyze.add_arguments(commands.add_parser("analyze", help="re-read a run directory"))
+    compare.add_arguments(commands.add_parser("compare", help="does run B leak more than run A"))
     doctor.add_arguments(commands.add_parser("doctor", help="which backends work here"))
     stub = commands.add_parser("stub", help="run a fake upstream service on loopback")
     stubs = stub.add_subparsers(dest="stub", metavar="UPSTREAM", required=True)
@@ -55,10 +56,12 @@ def _dispatch(argv: Sequence[str] | None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    if args.command in ("run", "analyze", "doctor"):
-        from harness.commands import analyze, doctor, run
+    if args.command in ("run", "analyze", "compare", "doctor"):
+        from harness.commands import analyze, compare, doctor, run
 
-        module = {"run": run, "analyze": analyze, "doctor": doctor}[args.command]
+        module = {"run": run, "analyze": analyze, "compare": compare, "doctor": doctor}[
+            args.command
+        ]
         code: int = module.run(args)
         return code
     if args.command == "stub":

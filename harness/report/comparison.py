@@ -11,17 +11,25 @@ and measures noise within one run only, not between runs; hence the second condi
 - "B leaks more than A" when, on some series, the interval's lower bound is above 0 AND
   B - A exceeds the leak threshold (default: B's rules.leak_bytes_per_request, 256 B/request);
 - "B leaks less than A" symmetrically (upper bound below 0, B - A below -threshold);
-- "no difference" otherwise.
+- "no difference" otherwise, with a note naming each series whose interval is too wide to
+  rule out a difference of the threshold's size (step-like series such as RSS over a short
+  run): on that series the runs could not tell.
 
 Every judged series counts, not one preferred series: a Python-heap leak of 1 KiB/request
 often leaves anon+shm and RSS flat over a short run (the allocator's arenas absorb it), so a
 check on anon+shm alone would pass it. `series=` pins one series. The deciding series is the
-one with the largest difference that passed, or the first of SERIES_ORDER both runs have."""
+one with the largest difference that passed, or the first of SERIES_ORDER both runs have.
+
+Repeated runs per side (A, B, A, B back to back) are merged by `pool()` into one analysis
+document before `compare()`: each series' slopes are averaged with inverse-variance weights,
+and when the runs of one build disagree more than their own intervals allow, the
+between-run variance (DerSimonian-Laird) is added to every run's, which widens the pooled
+interval. That is what a single run cannot give: noise between runs, not just within one."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -186,6 +194,14 @@ def compare(
     for name, run in (("A", run_a), ("B", run_b)):
         if run.get("status") not in (None, "completed"):
             notes.append(f"{name} did not complete ({run.get('status')})")
+    if verdict == SAME:  # "no difference" is only as good as the interval behind it
+        notes += [
+            f"{d.label}: B - A could be anywhere in {d.low:+,.0f} .. {d.high:+,.0f} B/request, "
+            f"wider than the threshold: this series cannot rule out a difference of "
+            f"{limit:,.0f} (run longer, or repeat the runs alternating A and B)"
+            for d in diffs
+            if d.low < -limit or d.high > limit
+        ]
     return Comparison(
         a_id=str(run_a.get("id", "A")),
         b_id=str(run_b.get("id", "B")),
@@ -201,3 +217,59 @@ def compare(
         ],
         notes=notes,
     )
+
+
+def pool_growths(found: Sequence[Growth]) -> Growth:
+    """Inverse-variance weighted mean of one series' growth over repeated runs of one build,
+    with the DerSimonian-Laird between-run variance added when the runs disagree."""
+    if len(found) == 1:
+        return found[0]
+    variances = [max(g.standard_error, 1e-6) ** 2 for g in found]
+    weights = [1 / v for v in variances]
+    total = sum(weights)
+    fixed = sum(w * g.slope for w, g in zip(weights, found, strict=True)) / total
+    q = sum(w * (g.slope - fixed) ** 2 for w, g in zip(weights, found, strict=True))
+    spread = total - sum(w * w for w in weights) / total
+    between = max(0.0, (q - (len(found) - 1)) / spread) if spread > 0 else 0.0
+    weights = [1 / (v + between) for v in variances]
+    total = sum(weights)
+    slope = sum(w * g.slope for w, g in zip(weights, found, strict=True)) / total
+    half = Z95 / math.sqrt(total)
+    return Growth(slope, slope - half, slope + half)
+
+
+def pool(analyses: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Repeated runs of one build as one analysis document that `compare()` takes: the memory
+    series every run judged, pooled; figures averaged; rules from the first run. Raises
+    ValueError when the runs have no judged memory series in common."""
+    if not analyses:
+        raise ValueError("no runs to pool")
+    if len(analyses) == 1:
+        return dict(analyses[0])
+    each = [growths(a) for a in analyses]
+    names = [k for k in SERIES_ORDER if all(k in g for g in each)]
+    if not names:
+        raise ValueError("the repeated runs have no judged memory series in common")
+    runs = [a.get("run") or {} for a in analyses]
+    scenarios = {str(r.get("scenario")) for r in runs}
+    unfinished = [str(r.get("status")) for r in runs if r.get("status") not in (None, "completed")]
+    figures: dict[str, float | None] = {}
+    for name in ("peak_bytes", "startup_bytes", "requests_per_s"):
+        values = [(a.get("figures") or {}).get(name) for a in analyses]
+        numbers = [float(v) for v in values if isinstance(v, int | float)]
+        figures[name] = sum(numbers) / len(numbers) if numbers else None
+    series = []
+    for name in names:
+        pooled = pool_growths([g[name] for g in each])
+        trend = {"slope": pooled.slope, "low": pooled.low, "high": pooled.high}
+        series.append({"name": name, "trend": trend, "runs": len(analyses)})
+    return {
+        "run": {
+            "id": "+".join(str(r.get("id", "?")) for r in runs),
+            "scenario": scenarios.pop() if len(scenarios) == 1 else "mixed",
+            "status": unfinished[0] if unfinished else "completed",
+        },
+        "rules": dict(analyses[0].get("rules") or {}),
+        "figures": figures,
+        "series": series,
+    }
