@@ -15,6 +15,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.lifetime import die_with_parent
 from harness.load import locust_hooks
 from harness.load.scenario import Stage
 
@@ -82,6 +83,7 @@ class LocustProcess:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=die_with_parent,
         )
 
     def progress(self) -> Progress | None:

@@ -101,6 +101,35 @@ class Cgroup:
         return group
 
     @classmethod
+    def owned_by_dead_harnesses(
+        cls, prefix: str, root: Path = CGROUP_ROOT, proc_cgroup: str | None = None
+    ) -> list[Cgroup]:
+        """Sibling groups named `<prefix><pid>-...` whose harness (pid) is gone: what a
+        harness killed with SIGKILL left behind, its target still running inside."""
+        proc_cgroup = (
+            proc_cgroup if proc_cgroup is not None else Path("/proc/self/cgroup").read_text()
+        )
+        v1_memory, cpu_own = _own_path("memory", proc_cgroup), _own_path("cpu", proc_cgroup)
+        if v1_memory is not None and (root / "memory").is_dir():
+            version, parent = 1, root / "memory" / v1_memory.lstrip("/")
+            cpu_parent = root / "cpu" / cpu_own.lstrip("/") if cpu_own else None
+        else:
+            v2_path = _own_path(None, proc_cgroup)
+            if v2_path is None:
+                return []
+            version, parent, cpu_parent = 2, root / v2_path.lstrip("/"), None
+        found = []
+        for directory in sorted(parent.glob(f"{prefix}*")):
+            owner, dash, _ = directory.name[len(prefix) :].partition("-")
+            if not (dash and owner.isdigit()) or _alive(int(owner)):
+                continue
+            cpu_dir = directory if version == 2 else None
+            if cpu_parent is not None and (cpu_parent / directory.name).is_dir():
+                cpu_dir = cpu_parent / directory.name
+            found.append(cls(version, directory, cpu_dir))
+        return found
+
+    @classmethod
     def _create_v1(cls, root: Path, own: str, name: str, proc_cgroup: str) -> Cgroup:
         memory_dir = root / "memory" / own.lstrip("/") / name
         _mkdir(memory_dir)
@@ -231,6 +260,16 @@ class Cgroup:
                     if exc.errno != errno.EBUSY:
                         raise
                     time.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _mkdir(directory: Path) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 import psutil
 
+from harness.lifetime import die_with_parent
 from harness.target.base import ContainerMemory, Limits, Target, TargetError, TargetExit
 from harness.target.cgroup_fs import Cgroup, CgroupError
 from harness.target.spec import TargetSpec, expand
@@ -40,6 +41,7 @@ class ProcessTarget(Target):
 
     def _preexec(self) -> None:
         """Runs in the child between fork and exec."""
+        die_with_parent()
 
     def start(self, env: Mapping[str, str], log_path: Path) -> str:
         port = str(free_port())
@@ -127,6 +129,17 @@ class ProcessTarget(Target):
         )
 
 
+CGROUP_PREFIX = "leak-harness-"  # + the harness's pid: a group whose harness died is an orphan
+
+
+def _remove_orphans() -> None:
+    """A harness killed with SIGKILL cannot remove its cgroup; the next one does, with the
+    target that was left running in it (started by a harness, so ours to stop)."""
+    for orphan in Cgroup.owned_by_dead_harnesses(CGROUP_PREFIX):
+        with contextlib.suppress(OSError):
+            orphan.remove()
+
+
 class CgroupTarget(ProcessTarget):
     """The child process inside a fresh memory cgroup under the harness's own."""
 
@@ -137,7 +150,10 @@ class CgroupTarget(ProcessTarget):
         if memory_limit is None:
             raise TargetError("the cgroup backend needs a memory limit")
         try:
-            self.cgroup = Cgroup.create(f"leak-harness-{uuid.uuid4().hex[:10]}", memory_limit, cpus)
+            _remove_orphans()
+            self.cgroup = Cgroup.create(
+                f"{CGROUP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}", memory_limit, cpus
+            )
         except CgroupError as exc:
             from harness.target.base import TargetUnavailable
 
@@ -147,6 +163,7 @@ class CgroupTarget(ProcessTarget):
 
     def _preexec(self) -> None:
         self.cgroup.join_self()
+        die_with_parent()
 
     def container_memory(self) -> ContainerMemory | None:
         if self._removed:

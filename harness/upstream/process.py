@@ -12,6 +12,7 @@ import time
 from collections import deque
 from collections.abc import Sequence
 
+from harness.lifetime import die_with_parent
 from harness.upstream.cli import LISTENING
 from harness.upstream.config import DEFAULT_API_KEY
 
@@ -45,6 +46,7 @@ class StubProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            preexec_fn=die_with_parent,
         )
         self._output: deque[str] = deque(maxlen=200)
         self._drainer: threading.Thread | None = None

@@ -140,40 +140,39 @@ def test_oom_kill_is_recorded_and_the_run_directory_kept(tmp_path: Path) -> None
     assert_nothing_left(meta, events)
 
 
-@needs_cgroup
-def test_sigint_stops_everything_and_says_interrupted(tmp_path: Path) -> None:
-    scenario = tmp_path / "tiny.toml"
-    scenario.write_text(TINY.replace("duration_s = 6", "duration_s = 60"))
-    command = [
-        sys.executable,
-        "-m",
-        "harness",
-        "run",
-        "--scenario",
-        str(scenario),
-        "--quiet",
-        "--out",
-        str(tmp_path / "reports"),
-        "--backend",
-        "cgroup",
-    ]
-    process = subprocess.Popen(
-        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+def _run_command(tmp_path: Path, duration_s: int) -> list[str]:
+    scenario = tmp_path / "long.toml"
+    scenario.write_text(TINY.replace("duration_s = 6", f"duration_s = {duration_s}"))
+    command = [sys.executable, "-m", "harness", "run", "--scenario", str(scenario), "--quiet"]
+    return [*command, "--out", str(tmp_path / "reports")]
+
+
+def _wait_for_load(tmp_path: Path, process: subprocess.Popen[Any]) -> Path:
     latest = tmp_path / "reports" / "latest"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         events = latest / "events.jsonl"
         if events.exists() and '"load-1"' in events.read_text():
-            break
+            return latest.resolve()
         time.sleep(0.2)
-    else:
-        process.kill()
-        pytest.fail("the run never reached its load phase")
+    process.kill()
+    pytest.fail("the run never reached its load phase")
+
+
+@needs_cgroup
+def test_sigint_stops_everything_and_says_interrupted(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [*_run_command(tmp_path, duration_s=60), "--backend", "cgroup"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    latest = _wait_for_load(tmp_path, process)
     process.send_signal(signal.SIGINT)
     _out, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
-    meta, samples, events = load(latest.resolve())
+    meta, samples, events = load(latest)
     assert meta["outcome"]["status"] == "interrupted"
     assert events[-1]["event"] == "run-end" and samples
     assert_nothing_left(meta, events)
@@ -184,6 +183,31 @@ def test_sigint_stops_everything_and_says_interrupted(tmp_path: Path) -> None:
         and str(tmp_path) in " ".join(p.info["cmdline"] or [])
     ]
     assert not locust, "Locust left running"
+
+
+@needs_cgroup
+def test_a_harness_killed_with_sigkill_leaves_nothing_running(tmp_path: Path) -> None:
+    """No cleanup code runs after SIGKILL: the kernel stops the target and Locust (parent
+    death signal), and the next run removes the orphaned cgroup."""
+    process = subprocess.Popen(
+        [*_run_command(tmp_path, duration_s=60), "--backend", "cgroup"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    latest = _wait_for_load(tmp_path, process)
+    meta = json.loads((latest / "run.json").read_text())
+    cgroup = Path(meta["target_backend"]["cgroup"])
+    children = psutil.Process(process.pid).children(recursive=True)
+    assert children and cgroup.exists()
+    process.kill()
+    process.wait()
+    _gone, alive = psutil.wait_procs(children, timeout=30)
+    assert not alive, f"left running after SIGKILL: {[p.cmdline() for p in alive]}"
+    assert cgroup.exists(), "nothing removed the group yet: the next run must"
+    done = harness(tmp_path, "--backend", "cgroup")
+    assert done.returncode in (0, 1, 4), done.stderr
+    assert not cgroup.exists(), f"orphaned cgroup {cgroup} not removed by the next run"
 
 
 def test_target_that_dies_at_boot_shows_its_log(tmp_path: Path) -> None:

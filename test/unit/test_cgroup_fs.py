@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -73,3 +75,26 @@ def test_leftover_cgroup_is_reported(tmp_path: Path) -> None:
     (parent / "t5").mkdir()
     with pytest.raises(CgroupError, match="already exists"):
         Cgroup.create("t5", 1 << 30, root=tmp_path, proc_cgroup=V2_SELF)
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_groups_of_dead_harnesses_are_found_live_ones_kept(tmp_path: Path, version: int) -> None:
+    dead_pid = _exited_pid()
+    if version == 2:
+        parent, proc_cgroup = v2_tree(tmp_path), V2_SELF
+    else:
+        parent, proc_cgroup = tmp_path / "memory" / "process_api" / "abc", V1_SELF
+        parent.mkdir(parents=True)
+    names = [f"leak-harness-{dead_pid}-aa", f"leak-harness-{os.getpid()}-bb", "leak-harness-12ab"]
+    for name in [*names, "other-group"]:
+        (parent / name).mkdir()
+    found = Cgroup.owned_by_dead_harnesses("leak-harness-", root=tmp_path, proc_cgroup=proc_cgroup)
+    assert [group.memory_dir.name for group in found] == [names[0]]
+    found[0].remove()
+    assert not (parent / names[0]).exists() and (parent / names[1]).exists()
+
+
+def _exited_pid() -> int:
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
