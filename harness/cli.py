@@ -32,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_arguments(commands.add_parser("analyze", help="re-read a run directory"))
     compare.add_arguments(commands.add_parser("compare", help="does run B leak more than run A"))
     doctor.add_arguments(commands.add_parser("doctor", help="which backends work here"))
+    from harness.commands import trend
+
+    trend.add_arguments(commands.add_parser("trend", help="leak rate, memory, req/s across runs"))
     stub = commands.add_parser("stub", help="run a fake upstream service on loopback")
     stubs = stub.add_subparsers(dest="stub", metavar="UPSTREAM", required=True)
     from harness.upstream import cli as upstream_cli
@@ -64,6 +67,10 @@ def _dispatch(argv: Sequence[str] | None) -> int:
         ]
         code: int = module.run(args)
         return code
+    if args.command == "trend":
+        from harness.commands import trend
+
+        return trend.run(args)
     if args.command == "stub":
         from harness.upstream import cli as upstream_cli
 

@@ -18,6 +18,7 @@ i + 1, applied in order on open. Add a migration, never edit an applied one."""
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, fields
@@ -187,11 +188,26 @@ class History:
             raise HistoryError(f"cannot open the history {self.path}: {exc}") from exc
         with closing(connection):
             try:
-                connection.execute("PRAGMA journal_mode=WAL")
+                self._use_wal(connection)
                 self._migrate(connection)
                 yield connection
             except sqlite3.DatabaseError as exc:
                 raise HistoryError(f"history {self.path}: {exc}") from exc
+
+    @staticmethod
+    def _use_wal(connection: sqlite3.Connection) -> None:
+        """Switch a new file to WAL. The switch takes an exclusive lock and SQLite does not
+        wait for it on the busy timeout: two first writers at once would see "database is
+        locked", so the loser retries until the winner has switched the file."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                connection.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
     def _migrate(self, connection: sqlite3.Connection) -> None:
         """Bring the file to SCHEMA_VERSION, under the write lock (two first writers at
