@@ -42,6 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     upstream_cli.add_arguments(
         stubs.add_parser("azure-openai", help="fake Azure OpenAI (chat completions, embeddings)")
     )
+    from harness.commands import signoff, suite
+
+    suite.add_arguments(commands.add_parser("suite", help="run scenarios in turn and index them"))
+    signoff.add_arguments(commands.add_parser("signoff", help="release sign-off: GO / NO-GO"))
     return parser
 
 
@@ -75,5 +79,10 @@ def _dispatch(argv: Sequence[str] | None) -> int:
         from harness.upstream import cli as upstream_cli
 
         return upstream_cli.run(args)
+    if args.command in ("suite", "signoff"):
+        from harness.commands import signoff, suite
+
+        code = {"suite": suite, "signoff": signoff}[args.command].run(args)
+        return code
     parser.error(f"unknown command {args.command!r}")
     return EXIT_USAGE  # pragma: no cover - parser.error exits
