@@ -9,6 +9,7 @@ stops Locust, the target and the upstreams and removes the cgroup or container."
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import os
 import platform
 import signal
@@ -128,12 +129,10 @@ def _git_branch() -> str | None:
 
 
 def _environment() -> dict[str, Any]:
-    import locust
-
     return {
         "harness_version": __version__,
         "python": sys.version.split()[0],
-        "locust": locust.__version__,
+        "locust": importlib.metadata.version("locust"),
         "kernel": platform.release(),
         "machine": platform.machine(),
         "cpu_count": os.cpu_count(),

@@ -18,8 +18,8 @@ from locust import LoadTestShape, events
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
-SCHEDULE_ENV = "LEAK_HARNESS_SCHEDULE"
-PROGRESS_ENV = "LEAK_HARNESS_PROGRESS"
+from harness.load.hook_env import PROGRESS_ENV, SCHEDULE_ENV
+
 PROGRESS_INTERVAL_S = 0.2
 
 locust.runners.WORKER_REPORT_INTERVAL = 0.5

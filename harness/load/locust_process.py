@@ -16,8 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.lifetime import die_with_parent
-from harness.load import locust_hooks
+from harness.load.hook_env import PROGRESS_ENV, SCHEDULE_ENV
 from harness.load.scenario import Stage
+
+#: loaded by Locust, never imported here: importing Locust monkey-patches the whole process
+HOOKS_FILE = Path(__file__).with_name("locust_hooks.py")
 
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 DEFAULT_LOCUSTFILE = SCENARIO_DIR / "resume_api_locustfile.py"
@@ -53,7 +56,7 @@ class LocustProcess:
             "-m",
             "locust",
             "-f",
-            f"{locustfile},{locust_hooks.__file__}",
+            f"{locustfile},{HOOKS_FILE}",
             "--headless",
             "--host",
             host,
@@ -76,8 +79,8 @@ class LocustProcess:
             env={
                 **os.environ,
                 **(env or {}),
-                locust_hooks.SCHEDULE_ENV: json.dumps(schedule),
-                locust_hooks.PROGRESS_ENV: str(self.progress_path),
+                SCHEDULE_ENV: json.dumps(schedule),
+                PROGRESS_ENV: str(self.progress_path),
             },
             stdout=self.log,
             stderr=subprocess.STDOUT,
