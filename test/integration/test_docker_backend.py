@@ -17,23 +17,13 @@ from typing import Any
 
 import psutil
 import pytest
+from support.scenarios import tiny_scenario
 
 from harness.target.docker import OWNER_LABEL, RUN_LABEL, DockerTarget, find_cgroup
 from harness.target.select import docker_answers
 from harness.target.spec import TargetSpec
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = """
-description = "test: a few seconds of each phase"
-shape = "steady"
-users = 4
-spawn_rate = 4
-warmup_s = 3
-duration_s = {duration}
-cleanup_s = 1
-sample_interval_s = 0.5
-tracemalloc_frames = 1
-"""
 
 WHY_NO_ENGINE = docker_answers()
 needs_engine = pytest.mark.skipif(WHY_NO_ENGINE is not None, reason=str(WHY_NO_ENGINE))
@@ -71,7 +61,7 @@ def containers(**filters: str) -> list[str]:
 
 def harness_command(tmp_path: Path, duration: int, *args: str) -> list[str]:
     scenario = tmp_path / "tiny.toml"
-    scenario.write_text(TINY.format(duration=duration))
+    tiny_scenario(scenario, duration)
     return [
         sys.executable,
         "-m",

@@ -16,23 +16,13 @@ from typing import Any
 
 import psutil
 import pytest
+from support.scenarios import tiny_scenario
 from support.service import ServiceProcess
 
 from harness.target.cgroup_fs import Cgroup, CgroupError
 from harness.upstream.process import StubProcess
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = """
-description = "test: a few seconds of each phase"
-shape = "steady"
-users = 4
-spawn_rate = 4
-warmup_s = 3
-duration_s = 6
-cleanup_s = 1
-sample_interval_s = 0.5
-tracemalloc_frames = 1
-"""
 
 
 def cgroups_work() -> bool:
@@ -48,7 +38,7 @@ needs_cgroup = pytest.mark.skipif(not cgroups_work(), reason="no writable memory
 
 def harness(tmp_path: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
     scenario = tmp_path / "tiny.toml"
-    scenario.write_text(TINY)
+    tiny_scenario(scenario)
     command = [sys.executable, "-m", "harness", "run", "--scenario", str(scenario)]
     command += ["--out", str(tmp_path / "reports"), "--quiet", "--json", *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
@@ -142,7 +132,7 @@ def test_oom_kill_is_recorded_and_the_run_directory_kept(tmp_path: Path) -> None
 
 def _run_command(tmp_path: Path, duration_s: int) -> list[str]:
     scenario = tmp_path / "long.toml"
-    scenario.write_text(TINY.replace("duration_s = 6", f"duration_s = {duration_s}"))
+    tiny_scenario(scenario, duration_s)
     command = [sys.executable, "-m", "harness", "run", "--scenario", str(scenario), "--quiet"]
     return [*command, "--out", str(tmp_path / "reports")]
 

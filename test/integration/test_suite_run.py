@@ -16,21 +16,11 @@ from urllib.parse import unquote
 
 import psutil
 import pytest
+from support.scenarios import tiny_scenario
 
 from harness.target.cgroup_fs import Cgroup, CgroupError
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = """
-description = "test: a few seconds of each phase"
-shape = "steady"
-users = 4
-spawn_rate = 4
-warmup_s = 3
-duration_s = {duration}
-cleanup_s = 1
-sample_interval_s = 0.5
-tracemalloc_frames = 1
-"""
 
 
 def backend() -> str:
@@ -46,7 +36,7 @@ def scenarios(tmp_path: Path, *durations: int) -> str:
     paths = []
     for number, duration in enumerate(durations, 1):
         path = tmp_path / f"tiny-{number}.toml"
-        path.write_text(TINY.format(duration=duration))
+        tiny_scenario(path, duration)
         paths.append(str(path))
     return ",".join(paths)
 
