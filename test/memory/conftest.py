@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -24,3 +25,14 @@ def cgroup() -> Iterator[Cgroup | None]:
         yield group
     finally:
         group.remove()
+
+
+@pytest.fixture(scope="session")
+def clean_short_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, object], Path]:
+    """One clean run of the short scenario, judged: the verdict tests and the comparison
+    tests both need one, and each costs a minute."""
+    from test_verdicts import run_and_judge
+
+    base = tmp_path_factory.mktemp("clean-short")
+    verdict = run_and_judge(base)
+    return verdict, (base / "reports" / "latest").resolve()

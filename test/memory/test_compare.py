@@ -1,6 +1,6 @@
 """`compare` on real runs of the bundled service: the same short scenario as the verdict
-tests, run clean, with a 1 KiB/request telemetry-buffer leak, and clean again (in that order,
-so the leak run sits between the clean ones). The leak run must be "B leaks more than A"
+tests, run clean (the run the verdict tests judge too), with a 1 KiB/request telemetry-buffer
+leak, and clean again. The leak run must be "B leaks more than A"
 against the first clean run, and the two clean runs must be "no difference"."""
 
 from __future__ import annotations
@@ -28,10 +28,11 @@ THRESHOLD = 512.0
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
-    made = {}
+def runs(
+    tmp_path_factory: pytest.TempPathFactory, clean_short_run: tuple[dict[str, object], Path]
+) -> Iterator[dict[str, Path]]:
+    made = {"clean-1": clean_short_run[1]}  # shared with the verdict tests
     for name, extra in (
-        ("clean-1", ()),
         ("leak", ("--leak", "telemetry-buffer:1KiB")),
         ("clean-2", ()),
     ):

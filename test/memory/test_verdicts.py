@@ -91,8 +91,8 @@ def run_and_judge(tmp_path: Path, *extra: str) -> dict[str, object]:
     return verdict
 
 
-def test_clean_service_is_no_leak(tmp_path: Path) -> None:
-    verdict = run_and_judge(tmp_path)
+def test_clean_service_is_no_leak(clean_short_run: tuple[dict[str, object], Path]) -> None:
+    verdict, _ = clean_short_run
     assert verdict["verdict"] == "NO LEAK", verdict["reason"]
     assert verdict["exit_code"] == 0
     checklist = verdict["checklist"]
