@@ -48,7 +48,7 @@ MIGRATIONS: tuple[str, ...] = (
         verdict TEXT NOT NULL,              -- LEAK, NO LEAK, INCONCLUSIVE
         reason TEXT,
         deciding_series TEXT,
-        bytes_per_request REAL,             -- growth of the deciding series (Theil-Sen)
+        bytes_per_request REAL,             -- growth of the fastest judged memory series
         interval_low REAL,                  -- its 95% interval
         interval_high REAL,
         detectable_bytes_per_request REAL,  -- smallest leak the run could detect
@@ -119,6 +119,20 @@ def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
+def fastest_memory_growth(analysis_json: Mapping[str, Any]) -> tuple[float, float, float] | None:
+    """(slope, low, high) of the judged memory series that grew fastest. The deciding series
+    differs between verdicts (anon+shm for a NO LEAK, malloc in use for an INCONCLUSIVE, the
+    Python heap for a LEAK), so runs are compared on this one figure, not on that series."""
+    found = []
+    for series in analysis_json.get("series") or []:
+        trend = series.get("trend") or {}
+        judged = series.get("unit") == "B/request" and "not judged" not in str(series.get("reason"))
+        values = [_number(trend.get(k)) for k in ("slope", "low", "high")]
+        if judged and all(v is not None for v in values):
+            found.append((float(values[0] or 0), float(values[1] or 0), float(values[2] or 0)))
+    return max(found) if found else None
+
+
 def row_from_analysis(
     analysis_json: Mapping[str, Any], run_dir: Path, kind: str = "run", version: str | None = None
 ) -> HistoryRow:
@@ -131,6 +145,9 @@ def row_from_analysis(
         raise HistoryError(f"{run_dir}: not an analysis (no run id or verdict); re-run analyze")
     figures = analysis_json.get("figures") or {}
     interval = analysis_json.get("interval") or (None, None)
+    fastest = fastest_memory_growth(analysis_json)
+    if fastest is not None:
+        interval = fastest[1:]
     rules = analysis_json.get("rules") or {}
     statuses = [str(item.get("status")) for item in analysis_json.get("checklist") or []]
     requests = figures.get("requests")
@@ -150,7 +167,9 @@ def row_from_analysis(
         verdict=verdict,
         reason=analysis_json.get("reason"),
         deciding_series=analysis_json.get("deciding_series"),
-        bytes_per_request=_number(analysis_json.get("bytes_per_request")),
+        bytes_per_request=(
+            fastest[0] if fastest else _number(analysis_json.get("bytes_per_request"))
+        ),
         interval_low=_number(interval[0]),
         interval_high=_number(interval[1]),
         detectable_bytes_per_request=_number(analysis_json.get("detectable_bytes_per_request")),

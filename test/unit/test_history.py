@@ -254,3 +254,27 @@ def test_a_document_that_is_not_an_analysis_is_refused(tmp_path: Path) -> None:
         row_from_analysis({"verdict": "LEAK"}, tmp_path)
     with pytest.raises(HistoryError, match="not an analysis"):
         row_from_analysis({"run": {"id": "a"}}, tmp_path)
+
+
+def test_runs_are_compared_on_their_fastest_judged_memory_series(tmp_path: Path) -> None:
+    """The deciding series changes with the verdict (anon+shm for a NO LEAK); the history's
+    leak rate is the fastest judged memory series, never an unjudged or resource series."""
+
+    def series(name: str, slope: float, unit: str = "B/request", reason: str = "") -> Any:
+        trend = {"slope": slope, "low": slope - 50, "high": slope + 50}
+        return {"name": name, "unit": unit, "reason": reason, "trend": trend}
+
+    analysis = {
+        "run": {"id": "r1", "scenario": "quick", "status": "completed"},
+        "verdict": "NO LEAK",
+        "bytes_per_request": 0.0,
+        "interval": [-5.0, 3.0],
+        "series": [
+            series("container_anon", 0.0),
+            series("app_malloc", 240.0),
+            series("working_set", 900.0, reason="shown, not judged: page cache drifts"),
+            series("fds", 5000.0, unit="per request"),
+        ],
+    }
+    row = row_from_analysis(analysis, tmp_path)
+    assert (row.bytes_per_request, row.interval_low, row.interval_high) == (240.0, 190.0, 290.0)
