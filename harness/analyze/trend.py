@@ -99,10 +99,18 @@ def _lag1_autocorrelation(values: list[float]) -> float:
 
 
 def _ranks(values: list[float]) -> list[float]:
+    """Ranks with ties sharing their mean rank: a noiseless series (all residuals 0) must
+    not look perfectly autocorrelated, which ranking ties in index order would make it."""
     order = sorted(range(len(values)), key=values.__getitem__)
     ranks = [0.0] * len(values)
-    for rank, index in enumerate(order):
-        ranks[index] = float(rank)
+    start = 0
+    while start < len(order):
+        end = start
+        while end + 1 < len(order) and values[order[end + 1]] == values[order[start]]:
+            end += 1
+        for position in range(start, end + 1):
+            ranks[order[position]] = (start + end) / 2
+        start = end + 1
     return ranks
 
 

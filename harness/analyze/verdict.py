@@ -28,6 +28,9 @@ INCONCLUSIVE = "INCONCLUSIVE"
 #: active page cache, which drifts as the kernel ages it, and would hide small leaks
 MEMORY_SERIES = {
     "container_anon": "container anon+shm",
+    # tmpfs/shm on its own: no allocator moves it, so a spill there is plain even when the
+    # process's anonymous memory steps down in the same window and hides it in anon+shm
+    "shmem": "container shm/tmpfs",
     "working_set": "container working set",
     "rss": "process RSS",
     "app_heap": "Python heap",
@@ -136,7 +139,8 @@ def classify(leaking: dict[str, Trend]) -> list[str]:
     classes = [f"resources:{name}" for name in RESOURCE_SERIES if name in leaking]
     ws = leaking.get("container_anon") or leaking.get("working_set")
     rss, heap = leaking.get("rss"), leaking.get("app_heap")
-    if ws is not None and (rss is None or rss.slope < 0.33 * ws.slope):
+    shm = leaking.get("shmem")
+    if shm is not None or (ws is not None and (rss is None or rss.slope < 0.33 * ws.slope)):
         classes.append("container-only")
     # native: RSS or the C allocator's in-use bytes grow, and the Python heap does not keep
     # up (malloc also serves Python's large objects, so a heap leak moves both together)

@@ -24,6 +24,7 @@ def make_run(
     noise: float = 100_000.0,
     hidden_native: float = 0.0,
     rss_step_at: int | None = None,
+    anon_drop_at: int | None = None,
 ) -> Path:
     """A run whose load phase grows by the given bytes/request in each place."""
     rng = random.Random(3)
@@ -38,6 +39,8 @@ def make_run(
             rss -= 1 * MIB  # the allocator gives a megabyte back once
         malloc = 30 * MIB + (heap + native + hidden_native) * requests + wobble / 4
         working_set = rss - 10 * MIB + shm * requests
+        if anon_drop_at is not None and i >= anon_drop_at:
+            working_set -= 2 * MIB  # the process gives anonymous memory back once
         run.sample(
             Sample(
                 time=float(i),
@@ -47,6 +50,7 @@ def make_run(
                 failures=0,
                 users=8,
                 working_set=int(working_set),
+                shmem=int(shm * requests) if shm else None,
                 rss=int(rss),
                 app_heap=int(heap_bytes),
                 app_malloc=int(malloc),
@@ -132,3 +136,13 @@ def test_steep_growth_of_less_than_a_megabyte_is_not_called_a_leak(tmp_path: Pat
     assert any("allocator settling" in s.reason for s in short.series)
     long = judge(make_run(tmp_path / "long", native=2048.0, noise=10_000.0), Rules())
     assert long.verdict == LEAK, long.reason
+
+
+def test_shm_spill_behind_an_anonymous_memory_drop(tmp_path: Path) -> None:
+    """The container's total hides a steady tmpfs spill behind one release of anonymous
+    memory (seen in a real short run); the shm series on its own shows it."""
+    run = make_run(tmp_path, shm=4096.0, samples=60, requests_per_sample=15, anon_drop_at=35)
+    verdict = judge(run, Rules(leak_bytes_per_request=1024))
+    assert verdict.verdict == LEAK, verdict.reason
+    assert verdict.deciding_series == "shmem"
+    assert verdict.classes == ["container-only"], verdict.classes
