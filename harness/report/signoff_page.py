@@ -13,6 +13,7 @@ from harness.report.signoff import GO, SignOff
 from harness.report.suite_index import (
     INDEX_HTML,
     badge,
+    entry_cells,
     esc,
     href,
     md_cell,
@@ -22,7 +23,7 @@ from harness.report.suite_index import (
     table,
     verdict_badge,
 )
-from harness.report.suite_runs import SuiteEntry, checklist_text
+from harness.report.suite_runs import checklist_text
 
 SIGNOFF_DIR = "signoff"
 SIGNOFF_HTML = "signoff.html"
@@ -32,25 +33,8 @@ DECISION_COLOURS = {GO: "#2e7d32"}
 EXTRA_STYLE = ".decision{font-size:1.6em;padding:10px 24px}ul.reasons li{margin:4px 0}"
 
 
-def _links_html(entry: SuiteEntry, base: Path) -> str:
-    links = run_links(entry, base)
-    return " · ".join(f"<a href='{link}'>{esc(name)}</a>" for name, link in links) or "-"
-
-
 def _runs_html(signoff: SignOff, base: Path) -> str:
-    rows = [
-        [
-            f"<b>{esc(e.label)}</b>",
-            esc(e.run_id),
-            esc(e.status),
-            f"{verdict_badge(e.verdict)} {esc((e.analysis or {}).get('reason') or e.error or '')}",
-            esc(checklist_text(e)),
-            mib(e.figure("startup_bytes")),
-            mib(e.figure("peak_bytes")),
-            _links_html(e, base),
-        ]
-        for e in signoff.entries
-    ]
+    rows = [entry_cells(e, base) for e in signoff.entries]
     rows += [[f"<b>{esc(n)}</b>", "-", "not run", "", "", "", "", ""] for n in signoff.missing]
     headers = ["scenario", "run", "status", "verdict", "checklist", "startup", "peak", "reports"]
     return table(headers, rows)

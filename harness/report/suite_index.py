@@ -89,27 +89,28 @@ def _outcome(suite: Suite) -> tuple[str, str]:
     return "ALL PASS", "#2e7d32"
 
 
+def entry_cells(entry: SuiteEntry, base: Path) -> list[str]:
+    """scenario, run, status, verdict with its reason, checklist, startup, peak, report links:
+    one run as the suite index and the sign-off page both show it."""
+    links = " · ".join(f"<a href='{link}'>{esc(name)}</a>" for name, link in run_links(entry, base))
+    reason = esc((entry.analysis or {}).get("reason") or entry.error or "")
+    return [
+        f"<b>{esc(entry.label)}</b>",
+        esc(entry.run_id),
+        esc(entry.status),
+        f"{verdict_badge(entry.verdict)} {reason}",
+        esc(checklist_text(entry)),
+        mib(entry.figure("startup_bytes")),
+        mib(entry.figure("peak_bytes")),
+        links or "<span class='muted'>no report</span>",
+    ]
+
+
 def _html_rows(suite: Suite) -> list[list[str]]:
     rows = []
     for number, entry in enumerate(suite.entries, 1):
-        links = " · ".join(
-            f"<a href='{link}'>{esc(name)}</a>" for name, link in run_links(entry, suite.path)
-        )
-        reason = esc((entry.analysis or {}).get("reason") or entry.error or "")
-        rows.append(
-            [
-                str(number),
-                f"<b>{esc(entry.label)}</b>",
-                esc(entry.run_id),
-                esc(entry.status),
-                f"{verdict_badge(entry.verdict)} {reason}",
-                esc(checklist_text(entry)),
-                mib(entry.figure("startup_bytes")),
-                mib(entry.figure("peak_bytes")),
-                str(entry.exit_code),
-                links or "<span class='muted'>no report</span>",
-            ]
-        )
+        *cells, links = entry_cells(entry, suite.path)
+        rows.append([str(number), *cells, str(entry.exit_code), links])
     for name in suite.missing:
         why = "the suite was interrupted" if suite.interrupted else "the suite stopped"
         rows.append(["-", f"<b>{esc(name)}</b>", "-", "not run", esc(why), "-", "-", "-", "-", ""])
