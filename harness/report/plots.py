@@ -32,6 +32,7 @@ PLOTS_DIR = "plots"
 MEMORY_COLOURS = {
     "working_set": "#1f77b4",
     "container_anon": "#17becf",
+    "shmem": "#9467bd",
     "rss": "#ff7f0e",
     "app_heap": "#2ca02c",
     "app_malloc": "#8c564b",
@@ -148,7 +149,7 @@ def memory_over_time(rows: Sequence[dict[str, str]], limits: Limits, status: str
     for name, label in MEMORY_SERIES.items():
         values = [v / MIB for v in _column(rows, name)]
         if _has(values):
-            axes.plot(minutes, values, label=label, color=MEMORY_COLOURS[name], linewidth=1.3)
+            axes.plot(minutes, values, label=label, color=MEMORY_COLOURS.get(name), linewidth=1.3)
             top = max(top, max(v for v in values if not math.isnan(v)))
     if top == 0:
         plt.close(figure)

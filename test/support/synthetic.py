@@ -59,6 +59,7 @@ def synthetic_run(
                 users=8,
                 working_set=int(anon + 4 * MIB),
                 container_anon=int(anon),
+                shmem=0,  # a container without tmpfs use: every cgroup reading has the series
                 cgroup_peak=int(anon + 5 * MIB),
                 rss=int(anon + 10 * MIB),
                 app_heap=int(heap),
