@@ -4,7 +4,7 @@ alarm rate, the median time to verdict, and the smallest rate caught 95% of the 
 
     .venv/bin/python benchmarks/detection_matrix.py [--scenario quick] [--repeats 3]
         [--clean-runs 20] [--rates 256,1024,4096,16384] [--switches a,b] [--out DIR]
-        [--resume | --reanalyze]
+        [--resume | --reanalyze] [--leak-threshold B]
 
 Each run is a real `leak-harness run` in the cgroup sandbox followed by `leak-harness analyze`;
 results are appended to a JSON-lines file as they come, so a long matrix can be stopped and
@@ -46,7 +46,7 @@ SUSPECT_FILE = {
 }
 
 
-def one_run(scenario: str, out: Path, leak: str | None) -> dict[str, Any]:
+def one_run(scenario: str, out: Path, leak: str | None, rules: list[str]) -> dict[str, Any]:
     started = time.monotonic()
     command = [sys.executable, "-m", "harness", "run", "--scenario", scenario, "--quiet"]
     command += ["--backend", "cgroup", "--out", str(out), "--json"]
@@ -57,15 +57,16 @@ def one_run(scenario: str, out: Path, leak: str | None) -> dict[str, Any]:
         return {"leak": leak, "error": done.stderr.strip()[-400:]}
     run_dir = json.loads(done.stdout.strip().splitlines()[-1])["run_dir"]
     return {
-        **judged(leak, run_dir),
+        **judged(leak, run_dir, rules),
         "seconds": round(time.monotonic() - started, 1),
     }
 
 
-def judged(leak: str | None, run_dir: str) -> dict[str, Any]:
-    """One run's verdict by the analyzer as it is now (--reanalyze re-reads old runs)."""
+def judged(leak: str | None, run_dir: str, rules: list[str]) -> dict[str, Any]:
+    """One run's verdict by the analyzer as it is now (--reanalyze re-reads old runs); `rules`
+    are extra `analyze` options (e.g. the same --leak-threshold for runs of different days)."""
     done = subprocess.run(
-        [sys.executable, "-m", "harness", "analyze", run_dir, "--json", "--no-report"],
+        [sys.executable, "-m", "harness", "analyze", run_dir, "--json", "--no-report", *rules],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -164,7 +165,13 @@ def main() -> int:
         action="store_true",
         help="re-judge the runs already in --out with the analyzer as it is now, then report",
     )
+    parser.add_argument(
+        "--leak-threshold",
+        type=float,
+        help="judge every run at this leak_bytes_per_request (default: each run's scenario's)",
+    )
     args = parser.parse_args()
+    rules = [] if args.leak_threshold is None else ["--leak-threshold", str(args.leak_threshold)]
     rates = [int(r) for r in args.rates.split(",")]
     switches = [s for s in args.switches.split(",") if s]
     unknown = set(switches) - set(LEAKS)
@@ -179,7 +186,8 @@ def main() -> int:
     )
     if args.reanalyze:
         results = [
-            {**r, **judged(r["leak"], r["run_dir"])} if "run_dir" in r else r for r in results
+            {**r, **judged(r["leak"], r["run_dir"], rules)} if "run_dir" in r else r
+            for r in results
         ]
         log.write_text("".join(json.dumps(r) + "\n" for r in results))
         report(results, rates)
@@ -194,7 +202,7 @@ def main() -> int:
         if done_counts[leak] > 0:
             done_counts[leak] -= 1
             continue
-        result = one_run(args.scenario, args.out / "reports", leak)
+        result = one_run(args.scenario, args.out / "reports", leak, rules)
         results.append(result)
         with log.open("a") as handle:
             handle.write(json.dumps(result) + "\n")
