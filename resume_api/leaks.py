@@ -90,27 +90,28 @@ def ballast(size: int) -> bytes:
 
 
 class NativeLeak:
-    """malloc() through ctypes, never freed. The blocks form a linked list in native memory,
-    so the Python heap does not grow with them: only RSS and the container see this leak."""
+    """Blocks from the C allocator, never freed. The blocks form a linked list in native memory,
+    so the Python heap does not grow with them: only RSS and the container see this leak.
+
+    The blocks come from libc's strndup, which calls malloc through libc's own PLT, as a C
+    extension's allocations do. A malloc resolved by ctypes (dlsym) is called directly and
+    bypasses the PLT hooks memray tracks allocations with: memray would not see this leak."""
 
     def __init__(self) -> None:
         libc = ctypes.CDLL(None)
-        self._malloc = libc.malloc
-        self._malloc.restype = ctypes.c_void_p
-        self._malloc.argtypes = [ctypes.c_size_t]
-        self._memset = libc.memset
-        self._memset.restype = ctypes.c_void_p
-        self._memset.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t]
+        self._strndup = libc.strndup
+        self._strndup.restype = ctypes.c_void_p
+        self._strndup.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
         self._head = 0
         self.blocks = 0
         self.bytes = 0
 
     def leak(self, size: int) -> None:
-        size = max(size, ctypes.sizeof(ctypes.c_void_p))
-        block = self._malloc(size)
+        size = max(size, ctypes.sizeof(ctypes.c_void_p) + 1)
+        # size - 1 non-zero bytes and strndup's terminating NUL: every page is touched
+        block = self._strndup(ballast(size - 1), size - 1)
         if not block:
-            raise MemoryError(f"malloc({size}) failed")
-        self._memset(block, 0x5A, size)
+            raise MemoryError(f"strndup of {size} bytes failed")
         ctypes.c_void_p.from_address(block).value = self._head or None
         self._head = block
         self.blocks += 1
