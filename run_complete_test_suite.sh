@@ -53,7 +53,7 @@ done
 
 # shellcheck source=scripts/ensure_venv.sh
 source scripts/ensure_venv.sh
-if [ "$system" = 1 ] && [[ " ${stages[*]} " =~ " integration " ]]; then
+if [ "$system" = 1 ] && [[ " ${stages[*]} " =~ " "(integration|memory)" " ]]; then
   # shellcheck source=scripts/ensure_system.sh
   source scripts/ensure_system.sh
   set -euo pipefail

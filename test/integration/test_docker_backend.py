@@ -11,39 +11,18 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
+from support.docker_engine import needs_engine
 from support.scenarios import tiny_scenario
 
 from harness.target.docker import OWNER_LABEL, RUN_LABEL, DockerTarget, find_cgroup
-from harness.target.select import docker_answers
 from harness.target.spec import TargetSpec
 
 ROOT = Path(__file__).resolve().parents[2]
-
-WHY_NO_ENGINE = docker_answers()
-needs_engine = pytest.mark.skipif(WHY_NO_ENGINE is not None, reason=str(WHY_NO_ENGINE))
-
-
-@pytest.fixture(scope="module")
-def service_image() -> Iterator[str]:
-    """Build (or find) the image once, so each test's time is the run's, not the build's."""
-    import docker
-
-    from harness.target.base import TargetError
-    from harness.target.docker_image import ensure_image
-
-    client = docker.from_env(timeout=900)
-    try:
-        yield ensure_image(client, TargetSpec(), lambda _line: None)
-    except TargetError as exc:
-        pytest.fail(f"the service image cannot be built: {exc}")
-    finally:
-        client.close()
 
 
 def containers(**filters: str) -> list[str]:
