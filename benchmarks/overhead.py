@@ -7,7 +7,8 @@ the harness's own CPU and memory during a real run.
 The service runs in a 2 GiB cgroup with a 1-CPU quota (CPU-bound there at 8 connections, so
 any CPU that measuring takes from it shows as lost throughput), the fake Azure OpenAI answers
 without latency, and an asyncio httpx driver keeps 8 requests in flight. tracemalloc is
-switched on the way the harness does it (its agent, PYTHONPATH). Configurations are measured
+switched on the way the harness does it (its agent on PYTHONPATH, asked to start tracing after
+boot, as at the end of a run's startup phase). Configurations are measured
 in interleaved rounds, so a slow spell of this shared machine hits each alike; the figures are
 medians over rounds, and the ratios are against the unmeasured service in the same rounds."""
 
@@ -34,7 +35,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "test")]
 from support.service import Request, api_requests  # noqa: E402
 
 from harness.rundir import RunDirectory  # noqa: E402
-from harness.sample.heap import agent_env  # noqa: E402
+from harness.sample.heap import HeapSnapshots, agent_env  # noqa: E402
 from harness.sample.probes import AppStats  # noqa: E402
 from harness.sample.sampler import Sampler  # noqa: E402
 from harness.target.base import Target  # noqa: E402
@@ -94,10 +95,13 @@ def measure_round(
     make = api_requests()
     for frames in sorted({f for f, _ in CONFIGS}):
         env = dict(base_env)
+        heap_dir = Path(tempfile.mkdtemp(dir=tmp))  # fresh: the agent marks tracing there
         if frames:
-            env.update(agent_env(tmp / "heap", frames, None))
+            env.update(agent_env(heap_dir, frames, None))
         target = boot(spec, env, tmp / "target.log")
         try:
+            if frames and HeapSnapshots(heap_dir).request("start", target.signal_heap_dump) is None:
+                raise SystemExit("the heap agent did not start tracing")
             asyncio.run(_timed(target.url, 300, make, 8))  # warm caches and pools alike
             for config_frames, interval in CONFIGS:
                 if config_frames != frames:
