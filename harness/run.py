@@ -38,7 +38,8 @@ from harness.sample.sampler import Sampler
 from harness.target.base import Target, TargetError
 from harness.target.select import make_target
 from harness.target.spec import expand
-from harness.upstream.process import StubProcess, StubStartError
+from harness.upstream.launch import start_upstream
+from harness.upstream.process import StubStartError
 
 EXIT_OK = 0
 EXIT_TARGET_FAILED = 1  # the target died under load (OOM kill or crash): a finding, not a bug
@@ -185,7 +186,7 @@ class Run:
         with ExitStack() as stack:
             upstream_values: dict[str, str] = {}
             for upstream in spec.upstreams if settings.backend != "remote" else []:
-                stub = stack.enter_context(StubProcess(upstream.args))
+                stub = stack.enter_context(start_upstream(upstream.kind, upstream.args))
                 upstream_values[f"upstream.{upstream.kind}"] = stub.url
                 upstream_values[f"upstream.{upstream.kind}.key"] = stub.api_key
                 run.event("upstream-ready", kind=upstream.kind, url=stub.url, pid=stub.pid)

@@ -2,7 +2,9 @@
 
 The bundled resume_api is simply the default. Placeholders in `command` and `env` values:
 `{port}` (a free loopback port picked by the harness), `{python}` (the harness's interpreter)
-and `{upstream.NAME}` (the URL of a fake upstream the harness booted, e.g. azure-openai)."""
+and `{upstream.NAME}` / `{upstream.NAME.key}` (the URL and key of an upstream the harness booted:
+azure-openai, the fake Azure OpenAI; azurite, the storage emulator, whose key is its
+connection string)."""
 
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ class MemoryEndpoints(BaseModel):
 class UpstreamSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    kind: str = "azure-openai"
+    kind: str = "azure-openai"  # or "azurite" (harness/upstream/launch.py)
     args: list[str] = Field(default_factory=list)  # extra `leak-harness stub` options
 
 
@@ -42,6 +44,7 @@ class TargetSpec(BaseModel):
         default_factory=lambda: {
             "AZURE_OPENAI_ENDPOINT": "{upstream.azure-openai}",
             "AZURE_OPENAI_API_KEY": "{upstream.azure-openai.key}",
+            "AZURE_STORAGE_CONNECTION_STRING": "{upstream.azurite.key}",
             "PYTHONUNBUFFERED": "1",
         }
     )
@@ -51,7 +54,9 @@ class TargetSpec(BaseModel):
     python: bool = True  # the target is a Python process: inject the heap agent
     memory_endpoints: MemoryEndpoints | None = Field(default_factory=MemoryEndpoints)
     alert_rules: Path | None = ROOT / "resume_api" / "alert_rules.yml"
-    upstreams: list[UpstreamSpec] = Field(default_factory=lambda: [UpstreamSpec()])
+    upstreams: list[UpstreamSpec] = Field(
+        default_factory=lambda: [UpstreamSpec(), UpstreamSpec(kind="azurite")]
+    )
     leak_env: str | None = "RESUME_API_LEAKS"  # where --leak switches go (None: not supported)
     # docker backend
     dockerfile: Path = ROOT / "resume_api" / "Dockerfile"

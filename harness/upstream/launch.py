@@ -1,0 +1,37 @@
+"""Start the upstream a target declares, by kind: the fake Azure OpenAI or Azurite."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from harness.upstream.process import StubProcess, StubStartError
+
+KINDS = ("azure-openai", "azurite")
+
+
+class Upstream(Protocol):
+    url: str
+    api_key: str
+
+    @property
+    def pid(self) -> int: ...
+
+    def stop(self, timeout_s: float = 5.0) -> None: ...
+
+    def __enter__(self) -> Upstream: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+def start_upstream(kind: str, args: list[str]) -> Upstream:
+    """A running upstream; its `url` and `api_key` become `{upstream.KIND}` and
+    `{upstream.KIND.key}` (for Azurite the key is the connection string)."""
+    if kind == "azure-openai":
+        return StubProcess(args)
+    if kind == "azurite":
+        from harness.upstream.azurite import AzuriteProcess
+
+        if args:
+            raise StubStartError(f"the azurite upstream takes no args (got {args})")
+        return AzuriteProcess()
+    raise StubStartError(f"unknown upstream kind {kind!r} (known: {', '.join(KINDS)})")
