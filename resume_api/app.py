@@ -13,7 +13,7 @@ from resume_api.config import Settings
 from resume_api.envelope import install_error_handlers
 from resume_api.middleware import RequestContextMiddleware
 from resume_api.resources import ResourceManager
-from resume_api.routes import api, memory
+from resume_api.routes import api, memory, resumes
 
 log = logging.getLogger("resume_api")
 
@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.resources = resources
     install_error_handlers(app)
     app.include_router(api.router)
+    app.include_router(resumes.router)
     app.include_router(memory.router)
     app.include_router(memory.guarded)
     app.add_middleware(RequestContextMiddleware, resources=resources)

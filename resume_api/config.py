@@ -30,6 +30,18 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     return int(value)
 
 
+def parse_connection_string(text: str) -> dict[str, str]:
+    """The parts of an Azure Storage connection string; a clear error when one is missing."""
+    parts = dict(part.split("=", 1) for part in text.split(";") if "=" in part)
+    missing = [name for name in ("AccountName", "AccountKey") if not parts.get(name)]
+    if missing:
+        raise ValueError(
+            f"AZURE_STORAGE_CONNECTION_STRING has no {' or '.join(missing)} "
+            "(expected 'DefaultEndpointsProtocol=https;AccountName=...;AccountKey=...;...')"
+        )
+    return parts
+
+
 @dataclass(frozen=True)
 class Settings:
     azure_endpoint: str = "http://127.0.0.1:8001"
@@ -51,6 +63,11 @@ class Settings:
     telemetry_max_events: int = 2000
     embedding_cache_entries: int = 1000
     embedding_cache_ttl_s: float = 3600.0
+    storage_connection_string: str | None = None
+    resume_container: str = "resumes"
+    max_upload_bytes: int = 10 << 20
+    upload_concurrency: int = 4
+    sas_ttl_s: float = 900.0
     leaks: LeakSpec = field(default_factory=LeakSpec)
 
     @property
@@ -93,6 +110,11 @@ class Settings:
             embedding_cache_ttl_s=_float(
                 env, "EMBEDDING_CACHE_TTL_SECONDS", defaults.embedding_cache_ttl_s
             ),
+            storage_connection_string=env.get("AZURE_STORAGE_CONNECTION_STRING") or None,
+            resume_container=env.get("RESUME_STORAGE_CONTAINER", defaults.resume_container),
+            max_upload_bytes=_int(env, "RESUME_MAX_UPLOAD_BYTES", defaults.max_upload_bytes),
+            upload_concurrency=_int(env, "RESUME_UPLOAD_CONCURRENCY", defaults.upload_concurrency),
+            sas_ttl_s=_float(env, "RESUME_SAS_TTL_SECONDS", defaults.sas_ttl_s),
             leaks=parse_leaks(env.get("RESUME_API_LEAKS", "")),
         )
         settings.validate()
@@ -110,8 +132,17 @@ class Settings:
             ("EMBEDDING_CACHE_MAX_ENTRIES", self.embedding_cache_entries),
             ("TELEMETRY_MAX_EVENTS", self.telemetry_max_events),
             ("EMBEDDING_DIMENSIONS", self.embedding_dimensions),
+            ("RESUME_MAX_UPLOAD_BYTES", self.max_upload_bytes),
+            ("RESUME_UPLOAD_CONCURRENCY", self.upload_concurrency),
         ):
             if value < 1:
                 raise SettingsError(f"{name} must be at least 1 (got {value})")
+        if self.sas_ttl_s <= 0:
+            raise SettingsError(f"RESUME_SAS_TTL_SECONDS must be positive (got {self.sas_ttl_s})")
+        if self.storage_connection_string:
+            try:
+                parse_connection_string(self.storage_connection_string)
+            except ValueError as exc:
+                raise SettingsError(str(exc)) from None
         if self.llm_max_retries < 0:
             raise SettingsError(f"LLM_MAX_RETRIES must be >= 0 (got {self.llm_max_retries})")

@@ -16,6 +16,7 @@ from resume_api.cache import BoundedCache
 from resume_api.config import Settings
 from resume_api.leaks import LeakInjector
 from resume_api.memory import judged_memory_mb, release_memory
+from resume_api.storage import BlobStore
 from resume_api.telemetry import LatencyTracker, TelemetryBuffer
 
 log = logging.getLogger("resume_api.resources")
@@ -30,6 +31,14 @@ class ResourceManager:
         )
         self.telemetry = TelemetryBuffer(settings.telemetry_max_events, self.leaks)
         self.latency = LatencyTracker(self.leaks)
+        self.storage = BlobStore(
+            settings.storage_connection_string,
+            settings.resume_container,
+            self.leaks,
+            max_upload_bytes=settings.max_upload_bytes,
+            upload_concurrency=settings.upload_concurrency,
+            sas_ttl_s=settings.sas_ttl_s,
+        )
         self.started_at = time.time()
         self.memory_status = "healthy"
         self._clients: dict[str, AsyncAzureOpenAI] = {}
@@ -47,6 +56,7 @@ class ResourceManager:
             self.settings.embedding_deployment,
         }:
             self._clients[deployment] = self._new_client()
+        await self.storage.start()
         self._loops = [
             asyncio.create_task(
                 self._every(self.settings.memory_check_interval_s, self.check_memory)
@@ -66,6 +76,7 @@ class ResourceManager:
         for client in [*self._clients.values(), *(c for c, _ in self._leaked_clients)]:
             await client.close()
         self._clients.clear()
+        await self.storage.close()
         self.embedding_cache.clear()
         self.leaks.close()
 
@@ -161,5 +172,6 @@ class ResourceManager:
             "cached_bytes": self.embedding_cache.bytes,
             "telemetry": self.telemetry.stats(),
             "latency_series": self.latency.series_count(),
+            "storage": self.storage.stats(),
             "leaks": self.leaks.stats(),
         }
