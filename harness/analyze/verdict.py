@@ -251,7 +251,14 @@ def judge(run_dir: Path, rules: Rules) -> Verdict:
     memory_leaks = [k for k in MEMORY_SERIES if k in leaking]
     resource_leaks = [k for k in RESOURCE_SERIES if k in leaking]
     if memory_leaks or resource_leaks:
-        deciding = memory_leaks[0] if memory_leaks else resource_leaks[0]
+        # The strongest evidence decides: the interval furthest above zero. A heap leak shows
+        # first and tightest in the heap, while anon+shm trails it as the allocator reuses
+        # free pages; in the long run the container grows at least as fast as its heap.
+        deciding = (
+            max(memory_leaks, key=lambda name: leaking[name].low)
+            if memory_leaks
+            else resource_leaks[0]
+        )
         main = leaking[deciding]
         verdict, reason = (
             LEAK,

@@ -146,3 +146,16 @@ def test_shm_spill_behind_an_anonymous_memory_drop(tmp_path: Path) -> None:
     assert verdict.verdict == LEAK, verdict.reason
     assert verdict.deciding_series == "shmem"
     assert verdict.classes == ["container-only"], verdict.classes
+
+
+def test_the_tightest_evidence_decides_and_gives_the_estimate(tmp_path: Path) -> None:
+    """A heap leak grows the container's memory too, but through the allocator's noise; the
+    headline estimate comes from the series whose interval lies furthest above zero (the
+    heap here), not from the first series in the list."""
+    verdict = judge(make_run(tmp_path, heap=4096.0, noise=2_000_000.0), Rules())
+    assert verdict.verdict == LEAK, verdict.reason
+    container = next(s for s in verdict.series if s.name == "working_set")
+    assert container.leaking and container.trend is not None
+    assert verdict.deciding_series == "app_heap"
+    assert verdict.interval is not None and verdict.interval[0] > container.trend["low"]
+    assert verdict.interval[0] <= 4096.0 <= verdict.interval[1]
