@@ -203,3 +203,31 @@ class PayloadFactory:
         resume = self.resume_html(self.rng.randint(2500, 8000))
         keywords = [skill for skill in TECH_SKILLS if skill in jd][:12] or ["Python", "Docker"]
         return ResumeCase(jd, resume, self.ocr_text(resume), keywords)
+
+
+#: what resume files look like on the wire: (Content-Type, the first bytes)
+FILE_KINDS = (
+    ("application/pdf", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"),
+    ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", b"PK\x03\x04"),
+    ("text/html", b"<!DOCTYPE html><html><body>"),
+)
+
+
+@dataclass(frozen=True)
+class ResumeFile:
+    content_type: str
+    content: bytes
+
+
+def resume_files(
+    seed: int, count: int = 12, low: int = 20_000, high: int = 3_000_000
+) -> list[ResumeFile]:
+    """Uploaded resume files, sizes log-uniform from tens of KB to a few MB (scans as PDF are
+    the large ones); random bytes after the type's magic, so nothing compresses them away."""
+    rng = random.Random(seed)
+    files = []
+    for index in range(count):
+        size = int(low * (high / low) ** rng.random())
+        content_type, magic = FILE_KINDS[index % len(FILE_KINDS)]
+        files.append(ResumeFile(content_type, magic + rng.randbytes(size - len(magic))))
+    return files
