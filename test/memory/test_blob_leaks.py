@@ -1,7 +1,7 @@
 """The blob storage leak patterns, end to end: each switch is a LEAK in its class in the short
 steady scenario, with the resume file users (uploads 20 KB-3 MB, downloads, a third of them
 abandoned midway, SAS URLs, deletes) in the route mix against a real Azurite the harness boots;
-the clean service with the same mix is NO LEAK (test_verdicts' clean run)."""
+the clean service with the same mix is NO LEAK."""
 
 from __future__ import annotations
 
@@ -43,10 +43,13 @@ def _figures(label: str, verdict: dict[str, object], run_dir: Path) -> None:
     )
 
 
-def test_clean_service_with_files_in_the_mix_is_no_leak(
-    clean_short_run: tuple[dict[str, object], Path],
-) -> None:
-    verdict, run_dir = clean_short_run
+#: the resume file users join the route mix only when asked (scenarios/resume_api_locustfile.py)
+FILES_IN_THE_MIX = {"RESUME_API_FILE_USERS": "1"}
+
+
+def test_clean_service_with_files_in_the_mix_is_no_leak(tmp_path: Path) -> None:
+    verdict = run_and_judge(tmp_path, env=FILES_IN_THE_MIX)
+    run_dir = tmp_path / "reports" / "latest"
     _figures("clean", verdict, run_dir)
     assert blob_requests(run_dir) >= 50, "the resume file users made too few requests"
     assert verdict["verdict"] == "NO LEAK", verdict["reason"]
@@ -55,7 +58,7 @@ def test_clean_service_with_files_in_the_mix_is_no_leak(
 @pytest.mark.parametrize("switch", sorted(EXPECTED))
 def test_each_blob_switch_is_a_leak_in_its_class(tmp_path: Path, switch: str) -> None:
     rate, expected = EXPECTED[switch]
-    verdict = run_and_judge(tmp_path, "--leak", f"{switch}:{rate}")
+    verdict = run_and_judge(tmp_path, "--leak", f"{switch}:{rate}", env=FILES_IN_THE_MIX)
     run_dir = tmp_path / "reports" / "latest"
     _figures(f"{switch}:{rate}", verdict, run_dir)
     assert blob_requests(run_dir) >= 50

@@ -7,6 +7,7 @@ in the 2 GiB cgroup sandbox (the process backend where no cgroup can be made), j
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -66,7 +67,9 @@ def _backend() -> str:
 BACKEND = _backend()
 
 
-def run_and_judge(tmp_path: Path, *extra: str) -> dict[str, object]:
+def run_and_judge(
+    tmp_path: Path, *extra: str, env: dict[str, str] | None = None
+) -> dict[str, object]:
     scenario = tmp_path / "short.toml"
     scenario.write_text(SHORT)
     out = tmp_path / "reports"
@@ -77,6 +80,7 @@ def run_and_judge(tmp_path: Path, *extra: str) -> dict[str, object]:
         text=True,
         timeout=300,
         cwd=ROOT,
+        env={**os.environ, **(env or {})},
     )
     assert done.returncode == 0, done.stderr
     judged = subprocess.run(
