@@ -20,6 +20,7 @@ Options:
   --no-lint               skip ruff and mypy
   --no-system             do not install chromium or start a Docker engine (those tests skip)
   -h, --help              show this help
+Environment: MEMORY_WORKERS=N test files at a time in the memory stage (default 2).
 Exit code: 0 when every stage passed, 1 when a test or check failed, 2 on a usage error.
 USAGE
 }
@@ -73,8 +74,14 @@ for stage in "${stages[@]}"; do
     continue
   fi
   echo "==> stage $stage ($dir)"
+  parallel=()
+  if [ "$stage" = memory ] && [ "${MEMORY_WORKERS:-2}" -gt 1 ]; then
+    # Each memory test is a run of a 1-CPU service plus its load; two files at a time fill
+    # two cores and halve the stage's wall time. MEMORY_WORKERS=1 runs them one by one.
+    parallel=(-n "${MEMORY_WORKERS:-2}" --dist loadfile)
+  fi
   set +e
-  python -m pytest "$dir" "${pytest_args[@]}"
+  python -m pytest "$dir" "${parallel[@]}" "${pytest_args[@]}"
   rc=$?
   set -e
   case "$rc" in

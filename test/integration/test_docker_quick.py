@@ -12,10 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
 from support.docker_engine import needs_engine
 
-pytestmark = [pytest.mark.memory, needs_engine]
+pytestmark = needs_engine
 
 ROOT = Path(__file__).resolve().parents[2]
 
