@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import gc
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,15 +115,28 @@ class _MallInfo2(ctypes.Structure):
     ]
 
 
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    """The C library, opened once: every dlopen/dlsym is seen by native profilers (memray
+    starts a new generation of its memory map on each, and its own memory grows with every
+    allocation site touched afterwards), and the stats endpoint is polled every second."""
+    try:
+        libc = ctypes.CDLL(None)
+    except OSError:
+        return None
+    with contextlib.suppress(AttributeError):
+        libc.mallinfo2.restype = _MallInfo2
+    return libc
+
+
 def native_heap() -> dict[str, int] | None:
     """glibc's own count of bytes handed out by malloc and not freed (mallinfo2). Unlike RSS
     it moves the moment native memory leaks, even while the leak still fits in memory the
     allocator already holds; None where the C library has no mallinfo2 (musl, glibc < 2.33)."""
-    try:
-        mallinfo2 = ctypes.CDLL(None).mallinfo2
-    except (OSError, AttributeError):
+    libc = _libc()
+    mallinfo2 = getattr(libc, "mallinfo2", None) if libc is not None else None
+    if mallinfo2 is None:
         return None
-    mallinfo2.restype = _MallInfo2
     info = mallinfo2()
     return {
         "in_use_bytes": int(info.uordblks + info.hblkhd),
@@ -143,6 +157,7 @@ def release_memory() -> dict[str, int]:
     """Full collection, then give freed heap back to the OS where glibc allows it."""
     collected = gc.collect()
     trimmed = 0
-    with contextlib.suppress(OSError, AttributeError):
-        trimmed = int(ctypes.CDLL("libc.so.6").malloc_trim(0))
+    libc = _libc()
+    with contextlib.suppress(AttributeError):
+        trimmed = int(libc.malloc_trim(0)) if libc is not None else 0
     return {"objects_collected": collected, "malloc_trim_released": trimmed}
