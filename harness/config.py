@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from harness.profile.memray_run import Profile
 from harness.target.spec import TargetSpec
 
 Backend = Literal["auto", "cgroup", "docker", "process", "remote"]
@@ -51,6 +52,7 @@ class RunSettings(BaseModel):
     users: int | None = Field(default=None, ge=1)
     sample_interval_s: float | None = Field(default=None, ge=0.2)
     tracemalloc_frames: int | None = Field(default=None, ge=0, le=100)
+    profile: Profile | None = None  # overrides the scenario's (memray: native stacks)
     out: Path = Path("reports")
     locustfile: Path | None = None
     locust_processes: int = Field(default=1, ge=1)
@@ -84,6 +86,7 @@ _ENV_SETTINGS = (
     "users",
     "sample_interval_s",
     "tracemalloc_frames",
+    "profile",
     "out",
     "locustfile",
     "host",

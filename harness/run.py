@@ -30,6 +30,7 @@ from harness.config import RunSettings
 from harness.load.locust_process import DEFAULT_LOCUSTFILE, LocustProcess
 from harness.load.scenario import Scenario, Stage, plan
 from harness.load.stress import knee
+from harness.profile import memray_run
 from harness.progress import Display
 from harness.rundir import LOCUST_PREFIX, TARGET_LOG, RunDirectory
 from harness.sample.heap import HeapSnapshots, agent_env
@@ -103,6 +104,8 @@ def effective_scenario(scenario: Scenario, settings: RunSettings) -> Scenario:
         changes["sample_interval_s"] = settings.sample_interval_s
     if settings.tracemalloc_frames is not None:
         changes["tracemalloc_frames"] = settings.tracemalloc_frames
+    if settings.profile is not None:
+        changes["profile"] = settings.profile
     return Scenario.model_validate({**scenario.model_dump(), **changes})
 
 
@@ -191,9 +194,15 @@ class Run:
                 upstream_values[f"upstream.{upstream.kind}.key"] = stub.api_key
                 run.event("upstream-ready", kind=upstream.kind, url=stub.url, pid=stub.pid)
 
+            profiled = self.scenario.profile == "memray"
+            if profiled:
+                spec = memray_run.profiled_spec(spec, run.path)
+                run.update(profile={"tool": "memray", "command": spec.command})
             target = stack.enter_context(
-                make_target(settings.backend, spec, settings.memory_limit, settings.cpus)
+                make_target(settings.backend, spec, settings.memory_limit, settings.cpus, profiled)
             )
+            if profiled:  # whatever ends the run, memray gets the time to write its capture
+                stack.callback(_stop_gently, target, memray_run.STOP_TIMEOUT_S)
             run.update(target_backend=target.describe())
             for note in target.limits().notes:
                 self.display.warning(note)
@@ -262,8 +271,11 @@ class Run:
             )
             if self.scenario.shape == "stress":
                 run.update(stress=knee(run.path, self.stages))
-            exit_state = target.stop()
+            stop_s = memray_run.STOP_TIMEOUT_S if profiled else 15.0
+            exit_state = target.stop(stop_s)
             run.event("target-stopped", returncode=exit_state.returncode if exit_state else None)
+            if profiled:
+                self._memray_products(run)
             return "completed", EXIT_OK, {}
 
     # -- the load ----------------------------------------------------------------------------
@@ -356,6 +368,24 @@ class Run:
                 "monitoring-check", endpoint=path, status=status, valid=not problem, problem=problem
             )
 
+    def _memray_products(self, run: RunDirectory) -> None:
+        """The capture's stacks and flamegraph, while the run directory is fresh; analyze
+        builds them too when they are missing."""
+        from harness.profile import memray_report
+
+        capture = memray_run.capture_path(run.path)
+        if not capture.is_file():
+            run.event("memray-capture", file=None)
+            self.display.warning("memray wrote no capture (the target did not exit cleanly)")
+            return
+        run.event(
+            "memray-capture", file=str(capture.relative_to(run.path)), bytes=capture.stat().st_size
+        )
+        self.display.message("reading the memray capture")
+        report = memray_report.load_or_build(run.path, self.display.warning)
+        if report is not None:
+            run.event("memray-report", flamegraph=report.flamegraph, note=report.note)
+
     def _snapshot(self, snaps: HeapSnapshots, target: Target, name: str) -> None:
         if not self.settings.target.python or self.scenario.tracemalloc_frames == 0:
             return
@@ -371,6 +401,11 @@ class Run:
             self.phase = phase
             self.run.event("phase", phase=phase)
             self.display.phase(phase)
+
+
+def _stop_gently(target: Target, timeout_s: float) -> None:
+    if target.exited() is None:
+        target.stop(timeout_s)
 
 
 def _tail(run: RunDirectory, lines: int = 20) -> str:

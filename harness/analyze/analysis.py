@@ -16,6 +16,7 @@ from typing import Any
 from harness.analyze.checklist import FAIL, Item, run_checklist
 from harness.analyze.suspects import Suspect, find_suspects
 from harness.analyze.verdict import INCONCLUSIVE, LEAK, Rules, Verdict, judge, load_samples
+from harness.profile.memray_report import MemrayReport, load_or_build
 from harness.rundir import RUN_JSON
 
 SCHEMA_VERSION = 1
@@ -61,6 +62,7 @@ class Analysis:
     figures: Figures
     schema_version: int = SCHEMA_VERSION
     notes: list[str] = field(default_factory=list)
+    memray: MemrayReport | None = None  # a run profiled with memray: native stacks
 
     @property
     def passed(self) -> bool:
@@ -73,8 +75,9 @@ class Analysis:
 
     def to_json(self) -> dict[str, Any]:
         """verdict.json: the verdict's fields at the top level (as analyze has always
-        written them), plus the run, its figures, suspects and checklist."""
-        return {
+        written them), plus the run, its figures, suspects and checklist, and `memray` for a
+        profiled run."""
+        data = {
             "schema_version": self.schema_version,
             "run": asdict(self.run),
             **self.verdict.to_json(),
@@ -84,6 +87,9 @@ class Analysis:
             "checklist": [asdict(i) for i in self.checklist],
             "notes": self.notes,
         }
+        if self.memray is not None:
+            data["memray"] = self.memray.to_json()
+        return data
 
 
 def run_info(meta: dict[str, Any]) -> RunInfo:
@@ -133,12 +139,15 @@ def figures(run_dir: Path, meta: dict[str, Any]) -> Figures:
 def analyze(run_dir: Path, rules: Rules) -> Analysis:
     """Judge one run directory from what it recorded."""
     meta = json.loads((run_dir / RUN_JSON).read_text(encoding="utf-8"))
+    notes: list[str] = []
+    # first: a profiled run's verdict rests on the heap series its capture gives
+    profiled = (meta.get("profile") or {}).get("tool") == "memray"
+    memray = load_or_build(run_dir, notes.append) if profiled else None
     verdict = judge(run_dir, rules)
     suspects, basis = find_suspects(run_dir)
     info = run_info(meta)
-    notes = []
     if info.status != "completed":
-        notes.append(f"the run ended early: {info.status}")
+        notes.insert(0, f"the run ended early: {info.status}")
     if info.memory_limit_enforced is False:
         notes.append("no memory limit was enforced (process backend)")
     return Analysis(
@@ -149,6 +158,7 @@ def analyze(run_dir: Path, rules: Rules) -> Analysis:
         checklist=run_checklist(run_dir, verdict),
         figures=figures(run_dir, meta),
         notes=notes,
+        memray=memray,
     )
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.analyze.trend import Trend, trend
+from harness.profile.memray_report import HEAP_SERIES, attach_heap
 from harness.rundir import RUN_JSON, SAMPLES_CSV
 
 MIB = 1 << 20
@@ -27,6 +28,10 @@ INCONCLUSIVE = "INCONCLUSIVE"
 #: the container's anon + shmem decides before the working set: the working set also holds
 #: active page cache, which drifts as the kernel ages it, and would hide small leaks
 MEMORY_SERIES = {
+    # a run profiled with memray: what the target holds as memray counts it (every malloc and
+    # mmap); memray's own bookkeeping lives in the same process and grows with the run, so in
+    # such a run it is judged instead of the process and container series it inflates
+    HEAP_SERIES: "heap (memray)",
     "container_anon": "container anon+shm",
     # tmpfs/shm on its own: no allocator moves it, so a spill there is plain even when the
     # process's anonymous memory steps down in the same window and hides it in anon+shm
@@ -42,6 +47,8 @@ RESOURCE_SERIES = {
     "threads": "threads",
     "app_tasks": "asyncio tasks",
 }
+#: the series memray's own memory is part of, in a profiled run
+PROFILER_INFLATED = ("container_anon", "working_set", "rss", "app_malloc")
 #: a resource must grow by at least this many units over the window to count as leaking
 RESOURCE_MIN_GROWTH = {"fds": 5.0, "sockets": 5.0, "threads": 3.0, "app_tasks": 20.0}
 
@@ -89,8 +96,11 @@ class Verdict:
 
 
 def load_samples(run_dir: Path) -> list[dict[str, str]]:
+    """samples.csv's rows; in a run profiled with memray, each with memray's heap at its time."""
     with (run_dir / SAMPLES_CSV).open(encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
+        rows = list(csv.DictReader(handle))
+    attach_heap(run_dir, rows)
+    return rows
 
 
 def rules_from_run(run_dir: Path, **overrides: float | None) -> Rules:
@@ -144,7 +154,8 @@ def classify(leaking: dict[str, Trend]) -> list[str]:
         classes.append("container-only")
     # native: RSS or the C allocator's in-use bytes grow, and the Python heap does not keep
     # up (malloc also serves Python's large objects, so a heap leak moves both together)
-    native = [t for t in (rss, leaking.get("app_malloc")) if t is not None]
+    counted = (rss, leaking.get("app_malloc"), leaking.get(HEAP_SERIES))
+    native = [t for t in counted if t is not None]
     if native and (heap is None or heap.slope < 0.5 * max(t.slope for t in native)):
         classes.append("native")
     if heap is not None:
@@ -181,13 +192,19 @@ def measured_rows(samples: list[dict[str, str]]) -> tuple[list[dict[str, str]], 
     return rows, note
 
 
+def _shown_only(name: str, trends: dict[str, Trend]) -> str | None:
+    """Why a memory series is shown but not judged, or None when it is judged."""
+    if HEAP_SERIES in trends and name in PROFILER_INFLATED:
+        return "shown, not judged: holds memray's own memory (memray's heap is judged)"
+    if name == "working_set" and "container_anon" in trends:
+        return "shown, not judged: page cache drifts (anon+shm is judged)"
+    return None
+
+
 def _judged_memory(trends: dict[str, Trend]) -> list[str]:
-    """The memory series the verdict rests on (the working set only without anon+shm)."""
-    return [
-        k
-        for k in MEMORY_SERIES
-        if k in trends and not (k == "working_set" and "container_anon" in trends)
-    ]
+    """The memory series the verdict rests on (the working set only without anon+shm; in a
+    profiled run, not those memray's own memory inflates)."""
+    return [k for k in MEMORY_SERIES if k in trends and _shown_only(k, trends) is None]
 
 
 def _no_leak_or_inconclusive(
@@ -232,8 +249,9 @@ def judge(run_dir: Path, rules: Rules) -> Verdict:
         if not values or all(math.isnan(v) for v in values):
             continue
         found = trend(requests, values)
-        if name == "working_set" and "container_anon" in trends:
-            is_leak, reason = False, "shown, not judged: page cache drifts (anon+shm is judged)"
+        shown_only = _shown_only(name, trends) if name in MEMORY_SERIES else None
+        if shown_only is not None:
+            is_leak, reason = False, shown_only
         elif name in MEMORY_SERIES:
             is_leak, reason = _judge_memory(name, found, rules)
         else:
@@ -246,7 +264,7 @@ def judge(run_dir: Path, rules: Rules) -> Verdict:
             trends[name] = found
             if is_leak:
                 leaking[name] = found
-    deciding: str | None = next((k for k in MEMORY_SERIES if k in trends), None)
+    deciding: str | None = next(iter(_judged_memory(trends)), None)
     main = trends.get(deciding) if deciding else None
     memory_leaks = [k for k in MEMORY_SERIES if k in leaking]
     resource_leaks = [k for k in RESOURCE_SERIES if k in leaking]

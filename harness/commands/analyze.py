@@ -11,6 +11,7 @@ from pathlib import Path
 from harness.analyze.analysis import Analysis, analyze, write_verdict
 from harness.analyze.suspects import Suspect
 from harness.analyze.verdict import Verdict, rules_from_run
+from harness.profile.memray_report import MemrayReport
 from harness.rundir import RUN_JSON
 
 EXIT_PASS = 0
@@ -84,6 +85,18 @@ def _print_suspects(suspects: list[Suspect], basis: str, top: int = 5) -> None:
         print(f"    {rate:>16}  +{suspect.size_growth / MIB:,.2f} MiB  {suspect.site}{steady}")
 
 
+def _print_memray(report: MemrayReport, top: int = 3) -> None:
+    print(
+        f"  native stacks (memray, {report.held_bytes / MIB:,.1f} MiB held at exit, "
+        f"{report.held_noise_bytes / MIB:,.1f} MiB of it imports and profilers):"
+    )
+    for site in report.leaks[:top]:
+        rate = f"{site.bytes_per_request:,.0f} B/request" if site.bytes_per_request else "?"
+        print(f"    {rate:>16}  {site.bytes / MIB:,.2f} MiB held  {site.site}")
+    if report.flamegraph:
+        print(f"  leaks flamegraph: {report.flamegraph}")
+
+
 def _render(run_dir: Path, analysis: Analysis) -> Path | None:
     from harness.report.render import render_reports  # matplotlib: only when drawing
 
@@ -130,6 +143,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print(analysis.verdict, run_dir)
         _print_suspects(analysis.suspects, analysis.suspects_basis)
+        if analysis.memray is not None:
+            _print_memray(analysis.memray)
         print("pre-production checklist:")
         for item in analysis.checklist:
             print(f"  {item.status:<4}  {item.name:<34} {item.evidence}")

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from harness.config import BACKENDS, ConfigError, load_settings
 from harness.load.scenario import ScenarioError, available, load_scenario
+from harness.profile import memray_run
+from harness.profile.memray_run import PROFILES, ProfileError
 from harness.progress import Display
 from harness.run import EXIT_USAGE, Run
 
@@ -36,6 +38,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--tracemalloc-frames", type=int, help="traceback depth of heap snapshots (0: off)"
+    )
+    parser.add_argument(
+        "--profile",
+        choices=PROFILES,
+        help="run the target under a profiler: memray records the native stacks of what it "
+        "still holds at exit (cgroup and process backends; overrides the scenario's)",
     )
     parser.add_argument("--out", type=Path, help="where runs land (default reports/)")
     parser.add_argument("--config", type=Path, help="settings file (default leak-harness.toml)")
@@ -72,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
             "users",
             "sample_interval_s",
             "tracemalloc_frames",
+            "profile",
             "out",
             "locustfile",
             "locust_processes",
@@ -95,7 +104,9 @@ def run(args: argparse.Namespace) -> int:
                 parse_leaks(",".join(settings.leaks))
             except LeakSpecError as exc:
                 raise ConfigError(f"--leak: {exc}") from None
-    except (ConfigError, ScenarioError) as exc:
+        if (settings.profile or scenario.profile) == "memray":
+            memray_run.check(settings.target, settings.backend)
+    except (ConfigError, ScenarioError, ProfileError) as exc:
         print(f"leak-harness run: {exc}", file=sys.stderr)
         return EXIT_USAGE
     display = Display(quiet=settings.quiet or settings.json_output)

@@ -13,6 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from harness.profile.memray_run import Profile
+
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 
 Shape = Literal["steady", "stress", "spike", "cycles", "soak"]
@@ -51,6 +53,9 @@ class Scenario(BaseModel):
     # tracemalloc costs the service CPU (frames=1: ~3x slower on the bundled service; deeper
     # tracebacks cost more); 1 frame gives file:line, raise it for an analyze run
     tracemalloc_frames: int = Field(default=1, ge=0, le=100)  # 0: no heap tracing
+    # memray: the target runs under `memray run` (native stacks of what it still holds at
+    # exit; slower service, growth is judged per request all the same)
+    profile: Profile = "none"
     # stress: users grow by step_users every step_s until max_users
     step_users: int = Field(default=4, ge=1)
     step_s: float = Field(default=20.0, gt=0)

@@ -13,6 +13,7 @@ from typing import Any
 
 from harness.analyze.analysis import Analysis
 from harness.analyze.verdict import INCONCLUSIVE, LEAK
+from harness.profile.memray_report import MemrayReport, StackSite
 from harness.report.plots import Plot
 
 REPORT_HTML = "report.html"
@@ -160,6 +161,42 @@ def _suspects(analysis: Analysis) -> str:
     return f"<p class='muted'>{_e(analysis.suspects_basis)}</p>{table}"
 
 
+def _stack_sites(sites: list[StackSite], per_request: bool) -> str:
+    rows = []
+    for site in sites:
+        frames = "<br>".join(f"<code>{_e(f)}</code>" for f in site.frames)
+        cell = f"<details><summary><code>{_e(site.site)}</code></summary>{frames}</details>"
+        row = [cell, f"{site.bytes / MIB:,.2f}", f"{site.allocations:,}"]
+        if per_request:
+            rate = site.bytes_per_request
+            row.append(f"{rate:,.0f}" if rate is not None else "?")
+        rows.append(row)
+    headers = ["site (click for the Python and native stack, innermost first)", "MiB", "blocks"]
+    return _table([*headers, "B/request"] if per_request else headers, rows, {1, 2, 3})
+
+
+def _memray(report: MemrayReport | None) -> str:
+    """The native stacks of a run profiled with memray, with its leaks flamegraph."""
+    if report is None:
+        return ""
+    link = (
+        f"<a href='{_e(report.flamegraph)}'>leaks flamegraph</a> (memray, opens offline)"
+        if report.flamegraph
+        else "no flamegraph"
+    )
+    return f"""
+<h3>Native stacks still holding memory at exit (memray)</h3>
+<p class='muted'>{link} · capture <code>{_e(report.capture)}</code>
+({report.capture_bytes / MIB:,.1f} MiB) · {report.held_bytes / MIB:,.1f} MiB still allocated
+at exit, of which {report.held_noise_bytes / MIB:,.1f} MiB imports and the profilers'
+own (not shown) · Python allocator: {_e(report.python_allocator)} · {_e(report.note)}.
+A leak's site holds memory in proportion to the requests served: B/request is the memory
+held divided by all requests of the run.</p>
+{_stack_sites(report.leaks, per_request=True)}
+<h3>Stacks holding memory at the peak ({report.peak_bytes / MIB:,.1f} MiB)</h3>
+{_stack_sites(report.peak, per_request=False)}"""
+
+
 def _locust(run_dir: Path) -> str:
     path = run_dir / "locust_stats.csv"
     if not path.is_file():
@@ -239,6 +276,7 @@ def render_html(
             "events.jsonl",
             "target.log",
             "run.json",
+            "memray/leaks-flamegraph.html",
         )
         if (run_dir / name).exists() or name in ("summary.md", "junit.xml")
     )
@@ -261,6 +299,7 @@ backend · {_e(analysis.run.started_at or "")}</p>
 {_series(analysis)}
 <h2>Leak suspects</h2>
 {_suspects(analysis)}
+{_memray(analysis.memray)}
 <h2>Load (Locust)</h2>
 {_locust(run_dir)}
 <h2>Run</h2>

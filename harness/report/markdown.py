@@ -61,6 +61,13 @@ def render_markdown(run_dir: Path, analysis: Analysis, top_suspects: int = 3) ->
                 else "?"
             )
             lines.append(f"- `{suspect.site}`: {rate}")
+    native = analysis.memray.leaks if analysis.memray is not None else []
+    if native and verdict.verdict == "LEAK":
+        lines += ["", "Top native stacks still holding memory at exit (memray):", ""]
+        for site in native[:top_suspects]:
+            held = f"{site.bytes / MIB:,.1f} MiB held"
+            rate = f", {site.bytes_per_request:,.0f} B/request" if site.bytes_per_request else ""
+            lines.append(f"- `{site.site}`: {held}{rate}")
     lines += ["", f"Run `{run.id}`, commit {run.git_commit or '-'}; full report: report.html", ""]
     path = run_dir / SUMMARY_MD
     path.write_text("\n".join(lines), encoding="utf-8")

@@ -36,6 +36,7 @@ MEMORY_COLOURS = {
     "rss": "#ff7f0e",
     "app_heap": "#2ca02c",
     "app_malloc": "#8c564b",
+    "memray_heap": "#e377c2",
 }
 RESOURCES = {
     "fds": "open fds",

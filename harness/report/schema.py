@@ -37,104 +37,141 @@ TREND = _object(
     }
 )
 
+STACK_SITE = _object(
+    {
+        "site": {"type": "string", "description": "innermost Python frame, file:line (function)"},
+        "bytes": {"type": "integer"},
+        "allocations": {"type": "integer"},
+        "frames": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Python and native frames, innermost first",
+        },
+        "bytes_per_request": _NUMBER_OR_NULL,
+    }
+)
+
+MEMRAY = _object(
+    {
+        "capture": {"type": "string", "description": "relative to the run directory"},
+        "capture_bytes": {"type": "integer"},
+        "flamegraph": _STRING_OR_NULL,
+        "python_allocator": {"type": "string"},
+        "native_traces": {"type": "boolean"},
+        "peak_bytes": {"type": "integer"},
+        "allocations": {"type": "integer"},
+        "held_bytes": {"type": "integer", "description": "still allocated at exit"},
+        "held_noise_bytes": {"type": "integer", "description": "of which imports, profilers"},
+        "leaks": {"type": "array", "items": STACK_SITE},
+        "peak": {"type": "array", "items": STACK_SITE},
+        "note": {"type": "string"},
+        "children": {"type": "array", "items": {"type": "string"}},
+        "version": {"type": "integer"},
+    }
+)
+
+#: present only where it applies: `memray` in runs profiled with memray
+OPTIONAL = ("memray",)
+
+PROPERTIES: dict[str, Any] = {
+    "schema_version": {"const": SCHEMA_VERSION},
+    "run": _object(
+        {
+            "id": {"type": "string"},
+            "scenario": {"type": "string"},
+            "status": {
+                "enum": [
+                    "completed",
+                    "interrupted",
+                    "oom-killed",
+                    "target-exited",
+                    "error",
+                    "running",
+                ]
+            },
+            "started_at": _STRING_OR_NULL,
+            "duration_s": _NUMBER_OR_NULL,
+            "backend": _STRING_OR_NULL,
+            "memory_limit_bytes": {"type": ["integer", "null"]},
+            "memory_limit_enforced": {"type": ["boolean", "null"]},
+            "leaks": {"type": "array", "items": {"type": "string"}},
+            "git_commit": _STRING_OR_NULL,
+            "git_branch": _STRING_OR_NULL,
+            "harness_version": _STRING_OR_NULL,
+        }
+    ),
+    "verdict": {"enum": ["LEAK", "NO LEAK", "INCONCLUSIVE"]},
+    "reason": {"type": "string"},
+    "classes": {
+        "type": "array",
+        "items": {"type": "string"},
+        "description": "python-heap, native, container-only, resources:<series>",
+    },
+    "deciding_series": _STRING_OR_NULL,
+    "bytes_per_request": _NUMBER_OR_NULL,
+    "interval": {
+        "oneOf": [
+            {"type": "null"},
+            {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
+        ]
+    },
+    "detectable_bytes_per_request": _NUMBER_OR_NULL,
+    "growth_mb_per_hour": _NUMBER_OR_NULL,
+    "hours_to_limit": _NUMBER_OR_NULL,
+    "requests_measured": {"type": "integer", "minimum": 0},
+    "series": {
+        "type": "array",
+        "items": _object(
+            {
+                "name": {"type": "string"},
+                "label": {"type": "string"},
+                "unit": {"type": "string"},
+                "leaking": {"type": "boolean"},
+                "reason": {"type": "string"},
+                "trend": {"oneOf": [{"type": "null"}, TREND]},
+            }
+        ),
+    },
+    "rules": {"type": "object", "additionalProperties": {"type": "number"}},
+    "figures": _object(
+        {
+            "startup_bytes": _NUMBER_OR_NULL,
+            "peak_bytes": _NUMBER_OR_NULL,
+            "requests": {"type": "integer", "minimum": 0},
+            "failures": {"type": "integer", "minimum": 0},
+            "requests_per_s": _NUMBER_OR_NULL,
+        }
+    ),
+    "suspects": {
+        "type": "array",
+        "items": _object(
+            {
+                "site": {"type": "string", "description": "file:line, innermost frame"},
+                "traceback": {"type": "array", "items": {"type": "string"}},
+                "size_growth": {"type": "integer"},
+                "count_growth": {"type": "integer"},
+                "bytes_per_request": _NUMBER_OR_NULL,
+                "grew_every_time": {"type": "boolean"},
+            }
+        ),
+    },
+    "suspects_basis": {"type": "string"},
+    "checklist": {
+        "type": "array",
+        "items": _object(
+            {
+                "name": {"type": "string"},
+                "status": {"enum": ["PASS", "FAIL", "SKIP"]},
+                "evidence": {"type": "string"},
+            }
+        ),
+    },
+    "notes": {"type": "array", "items": {"type": "string"}},
+    "memray": MEMRAY,
+}
+
 VERDICT_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "leak-harness verdict.json",
-    **_object(
-        {
-            "schema_version": {"const": SCHEMA_VERSION},
-            "run": _object(
-                {
-                    "id": {"type": "string"},
-                    "scenario": {"type": "string"},
-                    "status": {
-                        "enum": [
-                            "completed",
-                            "interrupted",
-                            "oom-killed",
-                            "target-exited",
-                            "error",
-                            "running",
-                        ]
-                    },
-                    "started_at": _STRING_OR_NULL,
-                    "duration_s": _NUMBER_OR_NULL,
-                    "backend": _STRING_OR_NULL,
-                    "memory_limit_bytes": {"type": ["integer", "null"]},
-                    "memory_limit_enforced": {"type": ["boolean", "null"]},
-                    "leaks": {"type": "array", "items": {"type": "string"}},
-                    "git_commit": _STRING_OR_NULL,
-                    "git_branch": _STRING_OR_NULL,
-                    "harness_version": _STRING_OR_NULL,
-                }
-            ),
-            "verdict": {"enum": ["LEAK", "NO LEAK", "INCONCLUSIVE"]},
-            "reason": {"type": "string"},
-            "classes": {
-                "type": "array",
-                "items": {"type": "string"},
-                "description": "python-heap, native, container-only, resources:<series>",
-            },
-            "deciding_series": _STRING_OR_NULL,
-            "bytes_per_request": _NUMBER_OR_NULL,
-            "interval": {
-                "oneOf": [
-                    {"type": "null"},
-                    {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
-                ]
-            },
-            "detectable_bytes_per_request": _NUMBER_OR_NULL,
-            "growth_mb_per_hour": _NUMBER_OR_NULL,
-            "hours_to_limit": _NUMBER_OR_NULL,
-            "requests_measured": {"type": "integer", "minimum": 0},
-            "series": {
-                "type": "array",
-                "items": _object(
-                    {
-                        "name": {"type": "string"},
-                        "label": {"type": "string"},
-                        "unit": {"type": "string"},
-                        "leaking": {"type": "boolean"},
-                        "reason": {"type": "string"},
-                        "trend": {"oneOf": [{"type": "null"}, TREND]},
-                    }
-                ),
-            },
-            "rules": {"type": "object", "additionalProperties": {"type": "number"}},
-            "figures": _object(
-                {
-                    "startup_bytes": _NUMBER_OR_NULL,
-                    "peak_bytes": _NUMBER_OR_NULL,
-                    "requests": {"type": "integer", "minimum": 0},
-                    "failures": {"type": "integer", "minimum": 0},
-                    "requests_per_s": _NUMBER_OR_NULL,
-                }
-            ),
-            "suspects": {
-                "type": "array",
-                "items": _object(
-                    {
-                        "site": {"type": "string", "description": "file:line, innermost frame"},
-                        "traceback": {"type": "array", "items": {"type": "string"}},
-                        "size_growth": {"type": "integer"},
-                        "count_growth": {"type": "integer"},
-                        "bytes_per_request": _NUMBER_OR_NULL,
-                        "grew_every_time": {"type": "boolean"},
-                    }
-                ),
-            },
-            "suspects_basis": {"type": "string"},
-            "checklist": {
-                "type": "array",
-                "items": _object(
-                    {
-                        "name": {"type": "string"},
-                        "status": {"enum": ["PASS", "FAIL", "SKIP"]},
-                        "evidence": {"type": "string"},
-                    }
-                ),
-            },
-            "notes": {"type": "array", "items": {"type": "string"}},
-        }
-    ),
+    **_object(PROPERTIES, [name for name in PROPERTIES if name not in OPTIONAL]),
 }

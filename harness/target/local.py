@@ -81,7 +81,7 @@ class ProcessTarget(Target):
             return None
         if self.process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                self.process.send_signal(signal.SIGTERM)
+                self.process.send_signal(signal.Signals[self.spec.stop_signal])
             try:
                 self.process.wait(timeout_s)
             except subprocess.TimeoutExpired:

@@ -25,10 +25,15 @@ def docker_answers() -> str | None:
 
 
 def make_target(
-    backend: str, spec: TargetSpec, memory_limit: int | None, cpus: float | None
+    backend: str,
+    spec: TargetSpec,
+    memory_limit: int | None,
+    cpus: float | None,
+    local_only: bool = False,
 ) -> Target:
+    """`local_only`: `auto` never picks docker (a target wrapped by a profiler)."""
     if backend == "auto":
-        if docker_answers() is None:
+        if not local_only and docker_answers() is None:
             backend = "docker"
         else:
             try:

@@ -9,6 +9,7 @@ connection string)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -51,6 +52,9 @@ class TargetSpec(BaseModel):
     workdir: Path = ROOT
     health_path: str = "/health"
     startup_timeout_s: float = 60.0
+    # what asks a local target to shut down (process and cgroup backends); SIGINT unwinds a
+    # Python target through its `finally` blocks, which a profiler needs to write its capture
+    stop_signal: Literal["SIGTERM", "SIGINT"] = "SIGTERM"
     python: bool = True  # the target is a Python process: inject the heap agent
     memory_endpoints: MemoryEndpoints | None = Field(default_factory=MemoryEndpoints)
     alert_rules: Path | None = ROOT / "resume_api" / "alert_rules.yml"
