@@ -48,6 +48,7 @@ IMPORT_FILES = ("<frozen importlib", "<frozen zipimport>")
 #: the innermost Python frame in one of these: not the target's own memory
 PY_NOISE = ("/memray/", "tracemalloc.py", "linecache.py", "agent/sitecustomize.py")
 RUNPY = ("runpy.py", "<frozen runpy>")
+EVAL_LOOP = ("_PyEval_EvalFrame", "PyEval_EvalFrame", "_TAIL_CALL_")
 #: native frames (function or file) that mark memory the profiling tools themselves hold
 NATIVE_NOISE = ("_tracemalloc.c", "tracemalloc_", "memray")
 
@@ -70,8 +71,9 @@ class CaptureRecord(Protocol):
 
 def stacks_of(record: CaptureRecord) -> tuple[Sequence[Frame], Sequence[Frame]]:
     """The record's Python stack and its merged Python + native stack. memray cannot always
-    pair the native stack's eval-loop frames with the Python frames (its merge asserts): then
-    the native frames come first and the Python stack follows them whole."""
+    pair the native stack's eval-loop frames with the Python frames (its merge asserts, e.g.
+    under coroutines): then the native frames up to the interpreter's eval loop (the C path
+    into the allocation) are followed by the whole Python stack."""
     python = record.stack_trace()
     try:
         return python, record.hybrid_stack_trace()
@@ -80,7 +82,8 @@ def stacks_of(record: CaptureRecord) -> tuple[Sequence[Frame], Sequence[Frame]]:
             native = list(record.native_stack_trace())
         except (AssertionError, ValueError, IndexError, NotImplementedError):
             native = []
-        return python, [*native, *python]
+        entry = next((i for i, f in enumerate(native) if f[0].startswith(EVAL_LOOP)), None)
+        return python, [*native[:entry], *python]
 
 
 @dataclass(frozen=True)

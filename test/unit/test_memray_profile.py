@@ -261,12 +261,17 @@ def test_rank_groups_by_site_drops_noise_and_divides_by_requests() -> None:
     assert peak_sites[0].bytes_per_request is None
 
 
-def test_a_stack_memray_cannot_merge_still_counts_with_its_native_frames() -> None:
+def test_a_stack_memray_cannot_merge_keeps_the_c_path_then_the_python_stack() -> None:
     leak = _leak(4096)
-    odd = UnmergeableRecord(8192, 2, leak.python, STRNDUP)
-    sites, total, _ = rank([odd, leak])
-    assert total == 4096 + 8192 and sites[0].bytes == 4096 + 8192
-    assert sites[0].frames[0] == "./string/strndup.c:43 (__GI___strndup)"
+    eval_loop = [("_PyEval_EvalFrameDefault", "Python/ceval.c", 4769)]
+    coroutines = [("gen_send_ex2", "Objects/genobject.c", 219), *eval_loop] * 30
+    odd = UnmergeableRecord(8192, 2, leak.python, [*STRNDUP, *eval_loop, *coroutines])
+    sites, total, _ = rank([odd])
+    assert total == 8192 and sites[0].site == f"{LEAKS_PY}:120 (leak)"
+    frames = sites[0].frames
+    assert frames[: len(STRNDUP)] == [f"{f}:{n} ({fn})" for fn, f, n in STRNDUP]
+    assert frames[len(STRNDUP)] == f"{LEAKS_PY}:120 (leak)"  # not cut off by 60 C frames
+    assert "gen_send_ex2" not in " ".join(frames)
     traced = UnmergeableRecord(1, 1, leak.python, [("tracemalloc_add_trace", "_tracemalloc.c", 1)])
     assert rank([traced])[2] == 1  # noise is still recognised by its native frames
 
