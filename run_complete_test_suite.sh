@@ -20,7 +20,7 @@ Options:
   --no-lint               skip ruff and mypy
   --no-system             do not install chromium or start a Docker engine (those tests skip)
   -h, --help              show this help
-Environment: MEMORY_WORKERS=N test files at a time in the memory stage (default 2).
+Environment: MEMORY_WORKERS=N memory tests at a time (default 2).
 Exit code: 0 when every stage passed, 1 when a test or check failed, 2 on a usage error.
 USAGE
 }
@@ -76,9 +76,10 @@ for stage in "${stages[@]}"; do
   echo "==> stage $stage ($dir)"
   parallel=()
   if [ "$stage" = memory ] && [ "${MEMORY_WORKERS:-2}" -gt 1 ]; then
-    # Each memory test is a run of a 1-CPU service plus its load; two files at a time fill
-    # two cores and halve the stage's wall time. MEMORY_WORKERS=1 runs them one by one.
-    parallel=(-n "${MEMORY_WORKERS:-2}" --dist loadfile)
+    # Each memory test is a run of a 1-CPU service plus its load; two at a time fill two
+    # cores and halve the stage's wall time (tests sharing a module's runs are one xdist
+    # group). MEMORY_WORKERS=1 runs them one by one.
+    parallel=(-n "${MEMORY_WORKERS:-2}" --dist loadgroup)
   fi
   set +e
   python -m pytest "$dir" "${parallel[@]}" "${pytest_args[@]}"
