@@ -43,6 +43,15 @@ code{font-size:.85em}details summary{cursor:pointer}
 """
 
 
+def page(title: str, body: str, extra_style: str = "") -> str:
+    """A self-contained HTML page: no script, no network, the shared style inline."""
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title>"
+        f"<style>{STYLE}{extra_style}</style></head><body>{body}</body></html>\n"
+    )
+
+
 def _e(value: object) -> str:
     return html.escape(str(value), quote=True)
 
@@ -306,11 +315,6 @@ backend · {_e(analysis.run.started_at or "")}</p>
 {_metadata(analysis, meta)}
 <p class="muted">Files: {links}</p>
 </main>"""
-    page = (
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>{_e(verdict.verdict)}: {_e(analysis.run.id)}</title>"
-        f"<style>{STYLE}</style></head><body>{body}</body></html>\n"
-    )
     path = run_dir / REPORT_HTML
-    path.write_text(page, encoding="utf-8")
+    path.write_text(page(f"{verdict.verdict}: {analysis.run.id}", body), encoding="utf-8")
     return path

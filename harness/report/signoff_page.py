@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness.report.html import STYLE
+from harness.report.html import page
 from harness.report.signoff import GO, SignOff
 from harness.report.suite_index import (
     INDEX_HTML,
@@ -109,13 +109,9 @@ def render_html(signoff: SignOff, out: Path, suite_dir: Path | None) -> Path:
 <p class="muted">Files: <a href='{SIGNOFF_MD}'>{SIGNOFF_MD}</a> ·
 <a href='{SIGNOFF_JSON}'>{SIGNOFF_JSON}</a></p>
 </main>"""
-    page = (
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>{esc(signoff.decision)}: sign-off {esc(signoff.version)}</title>"
-        f"<style>{STYLE}{EXTRA_STYLE}</style></head><body>{body}</body></html>\n"
-    )
+    title = f"{signoff.decision}: sign-off {signoff.version}"
     path = out / SIGNOFF_HTML
-    path.write_text(page, encoding="utf-8")
+    path.write_text(page(title, body, EXTRA_STYLE), encoding="utf-8")
     return path
 
 

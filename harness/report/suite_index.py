@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from harness.analyze.analysis import VERDICT_JSON
-from harness.report.html import REPORT_HTML, STATUS_COLOURS, STYLE, VERDICT_COLOURS
+from harness.report.html import REPORT_HTML, STATUS_COLOURS, VERDICT_COLOURS, page
 from harness.report.markdown import SUMMARY_MD
 from harness.report.suite_runs import (
     EXIT_FAIL,
@@ -145,13 +145,8 @@ not start, 4 INCONCLUSIVE, 0 NO LEAK with the checklist passed)</p>
 <p class="muted">Files: <a href='{SUITE_JSON}'>{SUITE_JSON}</a> ·
 <a href='{INDEX_MD}'>{INDEX_MD}</a></p>
 </main>"""
-    page = (
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>{esc(headline)}: suite {esc(suite.id)}</title>"
-        f"<style>{STYLE}</style></head><body>{body}</body></html>\n"
-    )
     path = suite.path / INDEX_HTML
-    path.write_text(page, encoding="utf-8")
+    path.write_text(page(f"{headline}: suite {suite.id}", body), encoding="utf-8")
     return path
 
 

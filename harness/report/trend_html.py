@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from harness.report.history import HistoryRow
-from harness.report.html import STYLE, VERDICT_COLOURS
+from harness.report.html import VERDICT_COLOURS, page
 from harness.report.plots import Plot
 from harness.report.regression import PEAK, ChangePoint, GroupTrend, TrendRules
 from harness.report.trend_plots import group_stem, render_trend_plots, run_start
@@ -201,11 +201,6 @@ shown in {len(groups)} group(s) of one scenario and branch each</p>
 {_index(groups)}
 {"".join(_group(trend, group, out) for trend, group in zip(groups, plots, strict=True))}
 </main>"""
-    page = (
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-        "<title>Memory trends across runs</title>"
-        f"<style>{STYLE}{EXTRA_STYLE}</style></head><body>{body}</body></html>\n"
-    )
     path = out / TREND_HTML
-    path.write_text(page, encoding="utf-8")
+    path.write_text(page("Memory trends across runs", body, EXTRA_STYLE), encoding="utf-8")
     return path, plots
