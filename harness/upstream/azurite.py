@@ -8,18 +8,12 @@ from __future__ import annotations
 
 import os
 import re
-import selectors
 import shutil
-import signal
 import subprocess
 import tempfile
-import threading
-import time
-from collections import deque
 from pathlib import Path
 
-from harness.lifetime import die_with_parent
-from harness.upstream.process import StubStartError
+from harness.upstream.child import ListeningChild, StubStartError
 
 ROOT = Path(__file__).resolve().parents[2]
 INSTALL_SCRIPT = ROOT / "scripts" / "ensure_azurite.sh"
@@ -71,9 +65,11 @@ def connection_string(blob_url: str) -> str:
     )
 
 
-class AzuriteProcess:
+class AzuriteProcess(ListeningChild):
     """`azurite-blob` on a free loopback port; `url` is the blob endpoint, `api_key` the
     connection string the service is given (the harness's `{upstream.azurite.key}`)."""
+
+    what = "Azurite"
 
     def __init__(self, location: Path | None = None, timeout_s: float = 30.0) -> None:
         self._own_dir = location is None
@@ -94,73 +90,18 @@ class AzuriteProcess:
             "--disableTelemetry",
             "--silent",
         ]
-        self.process = subprocess.Popen(
-            command,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            preexec_fn=die_with_parent,
-        )
-        self._output: deque[str] = deque(maxlen=200)
-        self._drainer: threading.Thread | None = None
-        self.url = self._read_url(timeout_s)
+        # node's npm shim execs node itself, so the pid is Azurite's own process
+        super().__init__(command, timeout_s)
         self.api_key = connection_string(self.url)
 
-    @property
-    def pid(self) -> int:
-        return self.process.pid
+    def url_in(self, line: str) -> str | None:
+        match = _LISTENING.search(line)
+        return match.group(1).rstrip("/") if match else None
 
-    def _read_url(self, timeout_s: float) -> str:
-        assert self.process.stdout is not None
-        selector = selectors.DefaultSelector()
-        selector.register(self.process.stdout, selectors.EVENT_READ)
-        deadline = time.monotonic() + timeout_s
-        try:
-            while time.monotonic() < deadline:
-                if not selector.select(timeout=max(0.0, deadline - time.monotonic())):
-                    break
-                line = self.process.stdout.readline().decode(errors="replace")
-                if not line:
-                    break
-                self._output.append(line.rstrip())
-                match = _LISTENING.search(line)
-                if match:
-                    self._drainer = threading.Thread(target=self._drain, daemon=True)
-                    self._drainer.start()
-                    return match.group(1).rstrip("/")
-        finally:
-            selector.close()
-        self.stop()
-        raise AzuriteStartError("Azurite did not start:\n" + self.output_tail())
-
-    def _drain(self) -> None:
-        assert self.process.stdout is not None
-        try:
-            for raw in self.process.stdout:
-                self._output.append(raw.decode(errors="replace").rstrip())
-        except (OSError, ValueError):
-            return
-
-    def output_tail(self) -> str:
-        return "\n".join(self._output)
+    def start_error(self, message: str) -> Exception:
+        return AzuriteStartError(message)
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        # node's npm shim execs node itself, so the pid is Azurite's own process
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if self._drainer is not None:
-            self._drainer.join(2.0)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
+        super().stop(timeout_s)
         if self._own_dir:
             shutil.rmtree(self.location, ignore_errors=True)
-
-    def __enter__(self) -> AzuriteProcess:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
