@@ -7,34 +7,19 @@ no Docker engine answers."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 from support.docker_engine import needs_engine
+from support.runs import run_and_analyze
 
 pytestmark = needs_engine
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def quick_in_docker(tmp_path: Path, *extra: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """run.json and `analyze --json` of one quick run on the docker backend."""
     out = tmp_path / "reports"
-    command = [sys.executable, "-m", "harness", "run", "--scenario", "quick", "--quiet"]
-    command += ["--backend", "docker", "--out", str(out), *extra]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=ROOT)
-    assert done.returncode == 0, done.stderr
-    judged = subprocess.run(
-        [sys.executable, "-m", "harness", "analyze", str(out / "latest"), "--json"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-    )
-    verdict: dict[str, Any] = json.loads(judged.stdout)
-    verdict["exit_code"] = judged.returncode
+    verdict = run_and_analyze("quick", out, "--backend", "docker", *extra)
     meta: dict[str, Any] = json.loads((out / "latest" / "run.json").read_text())
     return meta, verdict
 

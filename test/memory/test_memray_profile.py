@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from harness.target.cgroup_fs import Cgroup, CgroupError
+from support.runs import sandbox_backend
 
 pytestmark = pytest.mark.memory
 
@@ -39,20 +38,12 @@ leak_bytes_per_request = 2048
 """
 
 
-def _backend() -> str:
-    try:
-        Cgroup.create("leak-memray-probe", 64 << 20).remove()
-    except CgroupError:
-        return "process"
-    return "cgroup"
-
-
 def run_profiled(tmp_path: Path, *extra: str) -> tuple[dict[str, Any], Path]:
     scenario = tmp_path / "profiled.toml"
     scenario.write_text(PROFILED)
     out = tmp_path / "reports"
     command = [sys.executable, "-m", "harness", "run", "--scenario", str(scenario), "--quiet"]
-    command += ["--out", str(out), "--backend", _backend(), "--analyze", *extra]
+    command += ["--out", str(out), "--backend", sandbox_backend(), "--analyze", *extra]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=ROOT)
     run_dir = (out / "latest").resolve()
     assert (run_dir / "verdict.json").is_file(), done.stderr[-2000:]

@@ -6,15 +6,10 @@ in the 2 GiB cgroup sandbox (the process backend where no cgroup can be made), j
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-from harness.target.cgroup_fs import Cgroup, CgroupError
+from support.runs import run_and_analyze, sandbox_backend
 
 pytestmark = pytest.mark.memory
 
@@ -56,43 +51,17 @@ SUSPECT_FILE = {
 }
 
 
-def _backend() -> str:
-    try:
-        Cgroup.create("leak-verdict-probe", 64 << 20).remove()
-    except CgroupError:
-        return "process"
-    return "cgroup"
-
-
-BACKEND = _backend()
+BACKEND = sandbox_backend()
 
 
 def run_and_judge(
     tmp_path: Path, *extra: str, env: dict[str, str] | None = None
 ) -> dict[str, object]:
+    """The short scenario in the sandbox, judged."""
     scenario = tmp_path / "short.toml"
     scenario.write_text(SHORT)
     out = tmp_path / "reports"
-    command = [sys.executable, "-m", "harness", "run", "--scenario", str(scenario), "--quiet"]
-    done = subprocess.run(
-        [*command, "--out", str(out), "--backend", BACKEND, *extra],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
-        env={**os.environ, **(env or {})},
-    )
-    assert done.returncode == 0, done.stderr
-    judged = subprocess.run(
-        [sys.executable, "-m", "harness", "analyze", str(out / "latest"), "--json"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-    )
-    verdict: dict[str, object] = json.loads(judged.stdout)
-    verdict["exit_code"] = judged.returncode
-    return verdict
+    return run_and_analyze(scenario, out, "--backend", BACKEND, *extra, env=env, timeout_s=300)
 
 
 def test_clean_service_is_no_leak(clean_short_run: tuple[dict[str, object], Path]) -> None:
