@@ -21,6 +21,9 @@ from harness.rundir import RUN_JSON, SAMPLES_CSV
 
 MIB = 1 << 20
 
+#: how a memory series that grows by less than the threshold is described
+UNDER = "grows, but under"
+
 LEAK = "LEAK"
 NO_LEAK = "NO LEAK"
 INCONCLUSIVE = "INCONCLUSIVE"
@@ -125,7 +128,7 @@ def _judge_memory(name: str, found: Trend | None, rules: Rules) -> tuple[bool, s
     if not found.sustained:
         return False, "grew, then levelled off (plateau)"
     if found.slope < rules.leak_bytes_per_request:
-        return False, f"grows, but under {rules.leak_bytes_per_request:.0f} B/request"
+        return False, f"{UNDER} {rules.leak_bytes_per_request:.0f} B/request"
     if found.total_growth < rules.min_leak_growth_mb * MIB:
         return False, (
             f"grows, but only {found.total_growth / MIB:.2f} MiB over the window (a leak must "
@@ -286,6 +289,13 @@ def judge(run_dir: Path, rules: Rules) -> Verdict:
         verdict, reason = INCONCLUSIVE, "no memory series with enough samples in the load phases"
     else:
         verdict, reason, deciding = _no_leak_or_inconclusive(trends, rules, deciding)
+        under = [s for s in series if s.name in MEMORY_SERIES and s.reason.startswith(UNDER)]
+        if verdict == NO_LEAK and under:
+            # a small leak is still growth: say so, with its size, rather than "no growth"
+            grows = ", ".join(f"{s.label} {(s.trend or {}).get('slope', 0):,.0f}" for s in under)
+            reason = reason.replace(
+                "no sustained growth", f"growth under the threshold only ({grows} B/request)"
+            )
         main = trends[deciding] if deciding else main
     is_bytes = deciding in MEMORY_SERIES if deciding else False
     per_hour = None

@@ -105,6 +105,9 @@ def test_a_short_noisy_run_is_inconclusive_not_a_pass(tmp_path: Path) -> None:
 def test_growth_under_the_threshold_is_not_a_leak(tmp_path: Path) -> None:
     verdict = judge(make_run(tmp_path, heap=64.0, noise=1000.0), Rules(leak_bytes_per_request=256))
     assert verdict.verdict == NO_LEAK, verdict.reason
+    # said as growth, with its size, not as "no growth"
+    assert "growth under the threshold only (" in verdict.reason, verdict.reason
+    assert "Python heap 64" in verdict.reason, verdict.reason
 
 
 def test_native_leak_hidden_in_allocator_slack_is_caught_by_malloc_in_use(tmp_path: Path) -> None:
