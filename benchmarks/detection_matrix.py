@@ -143,12 +143,6 @@ def report(results: list[dict[str, Any]], rates: list[int]) -> None:
     seconds = [r["seconds"] for r in results if "seconds" in r]
     if seconds:
         print(f"median time to verdict (run + analyze): {statistics.median(seconds):.0f} s")
-    detectable = [r["detectable"] for r in clean if r.get("detectable")]
-    if detectable:
-        print(
-            "median smallest detectable leak of a clean run: "
-            f"{statistics.median(detectable):.0f} B/request"
-        )
 
 
 def main() -> int:
