@@ -11,6 +11,8 @@ Stages (default: unit, integration, memory):
   unit          fast tests of single modules            (test/unit)
   integration   real processes: the service, the stub   (test/integration)
   memory        leak-detection tests that drive the bundled service for a while (test/memory)
+  extended      the same for the optional features: memray profiling, blob storage switches
+                (test/memory, marked `extended`; not in the default stages)
   performance   short benchmarks that print their figures (test/performance)
   all           every stage above
 
@@ -20,7 +22,6 @@ Options:
   --no-lint               skip ruff and mypy
   --no-system             do not install chromium or start a Docker engine (those tests skip)
   -h, --help              show this help
-Environment: MEMORY_WORKERS=N memory tests at a time (default 2).
 Exit code: 0 when every stage passed, 1 when a test or check failed, 2 on a usage error.
 USAGE
 }
@@ -33,11 +34,11 @@ pytest_args=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --stage)
-      [ $# -ge 2 ] || { echo "error: --stage needs a value (unit|integration|memory|performance|all)" >&2; exit 2; }
+      [ $# -ge 2 ] || { echo "error: --stage needs a value (unit|integration|memory|extended|performance|all)" >&2; exit 2; }
       case "$2" in
-        unit|integration|memory|performance) stages+=("$2") ;;
-        all) stages+=(unit integration memory performance) ;;
-        *) echo "error: unknown stage '$2' (use unit|integration|memory|performance|all)" >&2; exit 2 ;;
+        unit|integration|memory|extended|performance) stages+=("$2") ;;
+        all) stages+=(unit integration memory extended performance) ;;
+        *) echo "error: unknown stage '$2' (use unit|integration|memory|extended|performance|all)" >&2; exit 2 ;;
       esac
       shift 2 ;;
     --stage=*) set -- --stage "${1#--stage=}" "${@:2}" ;;
@@ -54,7 +55,7 @@ done
 
 # shellcheck source=scripts/ensure_venv.sh
 source scripts/ensure_venv.sh
-if [ "$system" = 1 ] && [[ " ${stages[*]} " =~ " "(integration|memory)" " ]]; then
+if [ "$system" = 1 ] && [[ " ${stages[*]} " =~ " "(integration|memory|extended)" " ]]; then
   # shellcheck source=scripts/ensure_system.sh
   source scripts/ensure_system.sh
   set -euo pipefail
@@ -69,20 +70,18 @@ fi
 
 for stage in "${stages[@]}"; do
   dir="test/$stage"
+  marks=()
+  case "$stage" in
+    memory) marks=(-m "not extended") ;;
+    extended) dir=test/memory; marks=(-m extended) ;;
+  esac
   if ! compgen -G "$dir/test_*.py" >/dev/null; then
     echo "==> stage $stage: no tests in $dir yet"
     continue
   fi
-  echo "==> stage $stage ($dir)"
-  parallel=()
-  if [ "$stage" = memory ] && [ "${MEMORY_WORKERS:-2}" -gt 1 ]; then
-    # Each memory test is a run of a 1-CPU service plus its load; two at a time fill two
-    # cores and halve the stage's wall time (tests sharing a module's runs are one xdist
-    # group). MEMORY_WORKERS=1 runs them one by one.
-    parallel=(-n "${MEMORY_WORKERS:-2}" --dist loadgroup)
-  fi
+  echo "==> stage $stage ($dir${marks[0]:+, -m ${marks[1]}})"
   set +e
-  python -m pytest "$dir" "${parallel[@]}" "${pytest_args[@]}"
+  python -m pytest "$dir" "${marks[@]}" "${pytest_args[@]}"
   rc=$?
   set -e
   case "$rc" in

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from test_verdicts import run_and_judge
 
-pytestmark = pytest.mark.memory
+# longer runs of the optional features: the `extended` stage, not CI's default stages
+pytestmark = [pytest.mark.memory, pytest.mark.extended]
 
 #: switch -> (rate, the class the verdict must name). Every one is Python heap: even a client
 #: per request leaks no socket for long, since aiohttp's connector closes a pooled connection

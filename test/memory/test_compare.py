@@ -15,8 +15,7 @@ from harness.cli import main
 from harness.commands.compare import load_analysis
 from harness.report.comparison import B_MORE, SAME, Comparison, compare
 
-# its tests share the module's three runs: one xdist worker runs them all
-pytestmark = [pytest.mark.memory, pytest.mark.xdist_group("compare")]
+pytestmark = pytest.mark.memory
 
 # The smallest difference that counts. The short scenario judges ~1,000 requests per run,
 # and a 1 KiB/request leak measures about that, give or take its interval: two real runs gave

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 from support.runs import sandbox_backend
 
-pytestmark = pytest.mark.memory
+# longer runs of the optional features: the `extended` stage, not CI's default stages
+pytestmark = [pytest.mark.memory, pytest.mark.extended]
 
 ROOT = Path(__file__).resolve().parents[2]
 PROFILED = """
