@@ -201,8 +201,8 @@ class Run:
             target = stack.enter_context(
                 make_target(settings.backend, spec, settings.memory_limit, settings.cpus, profiled)
             )
-            if profiled:  # whatever ends the run, memray gets the time to write its capture
-                stack.callback(_stop_gently, target, memray_run.STOP_TIMEOUT_S)
+            if profiled:
+                stack.callback(memray_run.stop_gently, target)
             run.update(target_backend=target.describe())
             for note in target.limits().notes:
                 self.display.warning(note)
@@ -275,7 +275,7 @@ class Run:
             exit_state = target.stop(stop_s)
             run.event("target-stopped", returncode=exit_state.returncode if exit_state else None)
             if profiled:
-                self._memray_products(run)
+                memray_run.finish(run, self.display)
             return "completed", EXIT_OK, {}
 
     # -- the load ----------------------------------------------------------------------------
@@ -368,24 +368,6 @@ class Run:
                 "monitoring-check", endpoint=path, status=status, valid=not problem, problem=problem
             )
 
-    def _memray_products(self, run: RunDirectory) -> None:
-        """The capture's stacks and flamegraph, while the run directory is fresh; analyze
-        builds them too when they are missing."""
-        from harness.profile import memray_report
-
-        capture = memray_run.capture_path(run.path)
-        if not capture.is_file():
-            run.event("memray-capture", file=None)
-            self.display.warning("memray wrote no capture (the target did not exit cleanly)")
-            return
-        run.event(
-            "memray-capture", file=str(capture.relative_to(run.path)), bytes=capture.stat().st_size
-        )
-        self.display.message("reading the memray capture")
-        report = memray_report.load_or_build(run.path, self.display.warning)
-        if report is not None:
-            run.event("memray-report", flamegraph=report.flamegraph, note=report.note)
-
     def _snapshot(self, snaps: HeapSnapshots, target: Target, name: str) -> None:
         if not self.settings.target.python or self.scenario.tracemalloc_frames == 0:
             return
@@ -401,11 +383,6 @@ class Run:
             self.phase = phase
             self.run.event("phase", phase=phase)
             self.display.phase(phase)
-
-
-def _stop_gently(target: Target, timeout_s: float) -> None:
-    if target.exited() is None:
-        target.stop(timeout_s)
 
 
 def _tail(run: RunDirectory, lines: int = 20) -> str:

@@ -21,9 +21,14 @@ import importlib.util
 import os
 import subprocess
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from harness.target.spec import TargetSpec
+
+if TYPE_CHECKING:
+    from harness.progress import Display
+    from harness.rundir import RunDirectory
+    from harness.target.base import Target
 
 Profile = Literal["none", "memray"]
 PROFILES: tuple[str, ...] = ("none", "memray")
@@ -130,3 +135,28 @@ def profiled_spec(spec: TargetSpec, run_dir: Path) -> TargetSpec:
             "startup_timeout_s": max(spec.startup_timeout_s, STARTUP_TIMEOUT_S),
         }
     )
+
+
+def stop_gently(target: Target) -> None:
+    """Whatever ends the run, memray gets the time to write its capture."""
+    if target.exited() is None:
+        target.stop(STOP_TIMEOUT_S)
+
+
+def finish(run: RunDirectory, display: Display) -> None:
+    """The capture's stacks and flamegraph, while the run directory is fresh; analyze builds
+    them too when they are missing."""
+    from harness.profile import memray_report
+
+    capture = capture_path(run.path)
+    if not capture.is_file():
+        run.event("memray-capture", file=None)
+        display.warning("memray wrote no capture (the target did not exit cleanly)")
+        return
+    run.event(
+        "memray-capture", file=str(capture.relative_to(run.path)), bytes=capture.stat().st_size
+    )
+    display.message("reading the memray capture")
+    report = memray_report.load_or_build(run.path, display.warning)
+    if report is not None:
+        run.event("memray-report", flamegraph=report.flamegraph, note=report.note)
