@@ -15,7 +15,6 @@ medians over rounds, and the ratios are against the unmeasured service in the sa
 from __future__ import annotations
 
 import argparse
-import asyncio
 import statistics
 import subprocess
 import sys
@@ -26,13 +25,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "test")]
 
-from support.service import Request, api_requests  # noqa: E402
+from support.service import Request, api_requests, drive_timed  # noqa: E402
 
 from harness.rundir import RunDirectory  # noqa: E402
 from harness.sample.heap import HeapSnapshots, agent_env  # noqa: E402
@@ -55,24 +53,12 @@ class Round:
     p95_ms: float
 
 
-async def _timed(url: str, count: int, make: Callable[[], Request], connections: int) -> Round:
-    latencies: list[float] = []
-    remaining = iter(range(count))
-    limits = httpx.Limits(max_connections=connections)
-    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
-
-        async def worker() -> None:
-            for _ in remaining:
-                path, body = make()
-                sent = time.perf_counter()
-                response = await client.post(path, json=body)
-                latencies.append(time.perf_counter() - sent)
-                if response.status_code != 200:
-                    raise SystemExit(f"{path} answered {response.status_code}")
-
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(connections)))
-        elapsed = time.perf_counter() - started
+def _timed(url: str, count: int, make: Callable[[], Request], connections: int) -> Round:
+    started = time.perf_counter()
+    statuses, latencies = drive_timed(url, count, make, connections)
+    elapsed = time.perf_counter() - started
+    if set(statuses) != {200}:
+        raise SystemExit(f"non-200 answers: {dict(statuses)}")
     cuts = statistics.quantiles(latencies, n=20)
     return Round(count / elapsed, 1000 * statistics.median(latencies), 1000 * cuts[18])
 
@@ -102,7 +88,7 @@ def measure_round(
         try:
             if frames and HeapSnapshots(heap_dir).request("start", target.signal_heap_dump) is None:
                 raise SystemExit("the heap agent did not start tracing")
-            asyncio.run(_timed(target.url, 300, make, 8))  # warm caches and pools alike
+            _timed(target.url, 300, make, 8)  # warm caches and pools alike
             for config_frames, interval in CONFIGS:
                 if config_frames != frames:
                     continue
@@ -112,7 +98,7 @@ def measure_round(
                     stats = AppStats(target.url + "/api/v1/memory/stats")
                     sampler = Sampler(run, target, interval, lambda: "load", lambda: None, stats)
                     sampler.start()
-                result = asyncio.run(_timed(target.url, requests, make, 8))
+                result = _timed(target.url, requests, make, 8)
                 if sampler is not None:
                     sampler.stop()
                 results[label(config_frames, interval)].append(result)

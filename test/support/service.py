@@ -149,7 +149,7 @@ def api_requests(seed: int = 7, pool: int = 24) -> Callable[[], Request]:
 
 
 async def _drive(
-    url: str, count: int, concurrency: int, make: Callable[[], Request]
+    url: str, count: int, concurrency: int, make: Callable[[], Request], latencies: list[float]
 ) -> Counter[int]:
     statuses: Counter[int] = Counter()
     remaining = iter(range(count))
@@ -159,12 +159,22 @@ async def _drive(
         async def worker() -> None:
             for _ in remaining:
                 path, body = make()
+                sent = time.perf_counter()
                 response = await client.post(path, json=body)
+                latencies.append(time.perf_counter() - sent)
                 statuses[response.status_code] += 1
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
     return statuses
 
 
+def drive_timed(
+    url: str, count: int, make: Callable[[], Request], concurrency: int = 8
+) -> tuple[Counter[int], list[float]]:
+    """Statuses and each request's latency in seconds, `concurrency` requests in flight."""
+    latencies: list[float] = []
+    return asyncio.run(_drive(url, count, concurrency, make, latencies)), latencies
+
+
 def drive(url: str, count: int, make: Callable[[], Request], concurrency: int = 8) -> Counter[int]:
-    return asyncio.run(_drive(url, count, concurrency, make))
+    return drive_timed(url, count, make, concurrency)[0]
