@@ -197,7 +197,7 @@ class Run:
             profiled = self.scenario.profile == "memray"
             if profiled:
                 spec = memray_run.profiled_spec(spec, run.path)
-                run.update(profile={"tool": "memray", "command": spec.command})
+                run.update(profile=memray_run.recorded(spec))
             target = stack.enter_context(
                 make_target(settings.backend, spec, settings.memory_limit, settings.cpus, profiled)
             )

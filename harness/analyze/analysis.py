@@ -17,6 +17,7 @@ from harness.analyze.checklist import FAIL, Item, run_checklist
 from harness.analyze.suspects import Suspect, find_suspects
 from harness.analyze.verdict import INCONCLUSIVE, LEAK, Rules, Verdict, judge, load_samples
 from harness.profile.memray_report import MemrayReport, load_or_build
+from harness.profile.memray_run import profiled_run
 from harness.rundir import RUN_JSON
 
 SCHEMA_VERSION = 1
@@ -141,8 +142,7 @@ def analyze(run_dir: Path, rules: Rules) -> Analysis:
     meta = json.loads((run_dir / RUN_JSON).read_text(encoding="utf-8"))
     notes: list[str] = []
     # first: a profiled run's verdict rests on the heap series its capture gives
-    profiled = (meta.get("profile") or {}).get("tool") == "memray"
-    memray = load_or_build(run_dir, notes.append) if profiled else None
+    memray = load_or_build(run_dir, notes.append) if profiled_run(meta) else None
     verdict = judge(run_dir, rules)
     suspects, basis = find_suspects(run_dir)
     info = run_info(meta)

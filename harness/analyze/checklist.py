@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from harness.analyze.verdict import INCONCLUSIVE, LEAK, Verdict, load_samples
+from harness.profile.memray_run import profiled_run
 from harness.rundir import EVENTS_JSONL, RUN_JSON
 
 PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
@@ -279,7 +280,7 @@ def run_checklist(run_dir: Path, verdict: Verdict) -> list[Item]:
         check_gc(rows, events),
         check_alert_rules(meta, limits),
     ]
-    if (meta.get("profile") or {}).get("tool") == "memray":
+    if profiled_run(meta):
         figures = {"startup memory", "peak memory", "resource cleanup", "garbage collection"}
         items = [
             Item(i.name, SKIP, f"{PROFILED}; measured: {i.evidence}")

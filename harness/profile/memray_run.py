@@ -20,8 +20,9 @@ from __future__ import annotations
 import importlib.util
 import os
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from harness.target.spec import TargetSpec
 
@@ -52,6 +53,16 @@ _VALUED = {"-X", "-W", "-Q"}
 
 class ProfileError(ValueError):
     """Profiling cannot work with this target or backend; the message says why."""
+
+
+def recorded(spec: TargetSpec) -> dict[str, object]:
+    """What run.json says of a profiled run (`profiled_run` reads it back)."""
+    return {"tool": "memray", "command": spec.command}
+
+
+def profiled_run(meta: Mapping[str, Any]) -> bool:
+    """Was this run (its run.json) profiled with memray?"""
+    return (meta.get("profile") or {}).get("tool") == "memray"
 
 
 def capture_path(run_dir: Path) -> Path:

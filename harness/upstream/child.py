@@ -28,6 +28,8 @@ class ListeningChild:
 
     #: what the error message calls it
     what = "upstream"
+    #: the secret the target is given as `{upstream.KIND.key}`
+    api_key = ""
 
     def __init__(
         self, command: Sequence[str], timeout_s: float, env: dict[str, str] | None = None

@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Protocol
-
+from harness.upstream.child import ListeningChild
 from harness.upstream.process import StubProcess, StubStartError
 
 KINDS = ("azure-openai", "azurite")
 
 
-class Upstream(Protocol):
-    url: str
-    api_key: str
-
-    @property
-    def pid(self) -> int: ...
-
-    def stop(self, timeout_s: float = 5.0) -> None: ...
-
-    def __enter__(self) -> Upstream: ...
-
-    def __exit__(self, *exc: object) -> None: ...
-
-
-def start_upstream(kind: str, args: list[str]) -> Upstream:
+def start_upstream(kind: str, args: list[str]) -> ListeningChild:
     """A running upstream; its `url` and `api_key` become `{upstream.KIND}` and
     `{upstream.KIND.key}` (for Azurite the key is the connection string)."""
     if kind == "azure-openai":
