@@ -77,6 +77,8 @@ class SeriesGrowth:
     leaking: bool
     reason: str
     trend: dict[str, Any] | None
+    #: counts toward the verdict (a series can be shown only: see `_shown_only`)
+    judged: bool = True
 
 
 @dataclass
@@ -261,7 +263,15 @@ def judge(run_dir: Path, rules: Rules) -> Verdict:
             is_leak, reason = _judge_resource(name, found)
         unit = "B/request" if name in MEMORY_SERIES else "per request"
         series.append(
-            SeriesGrowth(name, label, unit, is_leak, reason, asdict(found) if found else None)
+            SeriesGrowth(
+                name,
+                label,
+                unit,
+                is_leak,
+                reason,
+                asdict(found) if found else None,
+                judged=shown_only is None,
+            )
         )
         if found is not None:
             trends[name] = found

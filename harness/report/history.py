@@ -126,7 +126,9 @@ def fastest_memory_growth(analysis_json: Mapping[str, Any]) -> tuple[float, floa
     found = []
     for series in analysis_json.get("series") or []:
         trend = series.get("trend") or {}
-        judged = series.get("unit") == "B/request" and "not judged" not in str(series.get("reason"))
+        # verdict.json files written before the `judged` flag say so only in the reason
+        counted = series.get("judged", "not judged" not in str(series.get("reason")))
+        judged = series.get("unit") == "B/request" and bool(counted)
         values = [_number(trend.get(k)) for k in ("slope", "low", "high")]
         if judged and all(v is not None for v in values):
             found.append((float(values[0] or 0), float(values[1] or 0), float(values[2] or 0)))

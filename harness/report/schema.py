@@ -129,7 +129,9 @@ PROPERTIES: dict[str, Any] = {
                 "leaking": {"type": "boolean"},
                 "reason": {"type": "string"},
                 "trend": {"oneOf": [{"type": "null"}, TREND]},
-            }
+                "judged": {"type": "boolean", "description": "counts toward the verdict"},
+            },
+            required=["name", "label", "unit", "leaking", "reason", "trend"],
         ),
     },
     "rules": {"type": "object", "additionalProperties": {"type": "number"}},

@@ -260,9 +260,11 @@ def test_runs_are_compared_on_their_fastest_judged_memory_series(tmp_path: Path)
     """The deciding series changes with the verdict (anon+shm for a NO LEAK); the history's
     leak rate is the fastest judged memory series, never an unjudged or resource series."""
 
-    def series(name: str, slope: float, unit: str = "B/request", reason: str = "") -> Any:
+    def series(
+        name: str, slope: float, unit: str = "B/request", reason: str = "", **flag: bool
+    ) -> Any:
         trend = {"slope": slope, "low": slope - 50, "high": slope + 50}
-        return {"name": name, "unit": unit, "reason": reason, "trend": trend}
+        return {"name": name, "unit": unit, "reason": reason, "trend": trend, **flag}
 
     analysis = {
         "run": {"id": "r1", "scenario": "quick", "status": "completed"},
@@ -272,6 +274,8 @@ def test_runs_are_compared_on_their_fastest_judged_memory_series(tmp_path: Path)
         "series": [
             series("container_anon", 0.0),
             series("app_malloc", 240.0),
+            series("rss", 1200.0, reason="holds memray's own memory", judged=False),
+            # a verdict.json from before the `judged` flag: only its reason says so
             series("working_set", 900.0, reason="shown, not judged: page cache drifts"),
             series("fds", 5000.0, unit="per request"),
         ],

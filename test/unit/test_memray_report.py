@@ -342,7 +342,8 @@ def test_profiled_clean_run_judges_memrays_heap_not_the_profilers_own_growth(
     shown = {s.name: s for s in verdict.series}
     for name in ("container_anon", "rss", "app_malloc", "working_set"):
         assert not shown[name].leaking and "memray's own memory" in shown[name].reason
-    assert shown["memray_heap"].trend is not None
+        assert not shown[name].judged
+    assert shown["memray_heap"].trend is not None and shown["memray_heap"].judged
 
 
 def test_profiled_native_leak_is_a_leak_in_memrays_heap_class_native(tmp_path: Path) -> None:
