@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
+from resume_api.retention import AllocatorRetention
+
 DEFAULT_BYTES_PER_REQUEST = 4096
 
 #: name -> (where it shows, approximate bytes one leaked unit costs before its padding)
@@ -35,6 +37,8 @@ LEAKS: Mapping[str, tuple[str, int]] = MappingProxyType(
         "latency-by-raw-path": ("Python heap (latency series per raw URL)", 600),
         "shm-spill": ("container memory only (tmpfs under /dev/shm)", 0),
         "native-malloc": ("native memory (RSS, invisible to tracemalloc)", 0),
+        # not a leak: RSS grows, the bytes in use stay bounded (resume_api/retention.py)
+        "allocator-retention": ("RSS only: glibc keeps freed scratch buffers (bounded)", 0),
         # the blob storage patterns (resume_api/storage.py); costs measured on Azurite
         # aiohttp closes a pooled connection idle for 15 s: the clients stay, their sockets not
         "blob-client-per-request": ("Python heap (a client, session and pool each)", 64 << 10),
@@ -154,6 +158,7 @@ class LeakInjector:
         self.units = dict.fromkeys(spec.rates, 0)
         self.native = NativeLeak() if "native-malloc" in spec.rates else None
         self.shm = ShmSpill() if "shm-spill" in spec.rates else None
+        self.retention = AllocatorRetention() if "allocator-retention" in spec.rates else None
 
     def enabled(self, name: str) -> bool:
         return name in self._debt
@@ -181,9 +186,13 @@ class LeakInjector:
             "units_leaked": dict(self.units),
             "native_bytes": self.native.bytes if self.native else 0,
             "shm_bytes": self.shm.bytes if self.shm else 0,
+            "retention": self.retention.stats() if self.retention else None,
         }
 
     def close(self) -> None:
-        """Graceful shutdown removes the tmpfs file; the native blocks go with the process."""
+        """Graceful shutdown removes the tmpfs file and stops the retention worker; the native
+        blocks go with the process."""
         if self.shm is not None:
             self.shm.remove()
+        if self.retention is not None:
+            self.retention.close()

@@ -85,6 +85,9 @@ class RequestContextMiddleware:
         native_padding = leaks.take("native-malloc")
         if native_padding is not None and leaks.native is not None:
             leaks.native.leak(native_padding)
+        retained = leaks.take("allocator-retention")
+        if retained is not None and leaks.retention is not None:
+            leaks.retention.add(retained)
         shm_padding = leaks.take("shm-spill")
         if shm_padding is not None and leaks.shm is not None:
             leaks.shm.spill(ballast(shm_padding))
