@@ -14,10 +14,12 @@ EXIT_OK = 0
 EXIT_USAGE = 2
 
 #: the pipeline's commands, in the order --help lists them: harness/commands/<name>.py each
+#: (dashes as underscores)
 COMMANDS = {
     "run": "boot the target, drive load, sample into a run directory",
     "analyze": "judge a run directory and render its reports",
     "compare": "does run B leak more than run A (the pull-request check)",
+    "diagnose-allocator": "RSS grows, heap flat: native leak or allocator retention (reruns)",
     "trend": "leak rate, memory, req/s across runs; regressions flagged",
     "suite": "run scenarios in turn and index them (the nightly job)",
     "signoff": "release sign-off: GO / NO-GO",
@@ -26,7 +28,7 @@ COMMANDS = {
 
 
 def _command_module(name: str) -> Any:
-    return importlib.import_module(f"harness.commands.{name}")
+    return importlib.import_module(f"harness.commands.{name.replace('-', '_')}")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.analyze.allocator import Diagnosis, load_diagnosis
 from harness.analyze.checklist import FAIL, Item, run_checklist
 from harness.analyze.suspects import Suspect, find_suspects
 from harness.analyze.verdict import INCONCLUSIVE, LEAK, Rules, Verdict, judge, load_samples
@@ -64,6 +65,7 @@ class Analysis:
     schema_version: int = SCHEMA_VERSION
     notes: list[str] = field(default_factory=list)
     memray: MemrayReport | None = None  # a run profiled with memray: native stacks
+    allocator: Diagnosis | None = None  # a run diagnosed with reruns: leak or retention
 
     @property
     def passed(self) -> bool:
@@ -76,8 +78,8 @@ class Analysis:
 
     def to_json(self) -> dict[str, Any]:
         """verdict.json: the verdict's fields at the top level (as analyze has always
-        written them), plus the run, its figures, suspects and checklist, and `memray` for a
-        profiled run."""
+        written them), plus the run, its figures, suspects and checklist, `memray` for a
+        profiled run and `allocator` for a run diagnosed with allocator reruns."""
         data = {
             "schema_version": self.schema_version,
             "run": asdict(self.run),
@@ -90,6 +92,8 @@ class Analysis:
         }
         if self.memray is not None:
             data["memray"] = self.memray.to_json()
+        if self.allocator is not None:
+            data["allocator"] = self.allocator.to_json()
         return data
 
 
@@ -159,6 +163,7 @@ def analyze(run_dir: Path, rules: Rules) -> Analysis:
         figures=figures(run_dir, meta),
         notes=notes,
         memray=memray,
+        allocator=load_diagnosis(run_dir, notes.append),
     )
 
 

@@ -145,6 +145,10 @@ def run(args: argparse.Namespace) -> int:
         _print_suspects(analysis.suspects, analysis.suspects_basis)
         if analysis.memray is not None:
             _print_memray(analysis.memray)
+        if analysis.allocator is not None:
+            from harness.commands.diagnose_allocator import print_diagnosis
+
+            print_diagnosis(analysis.allocator)
         print("pre-production checklist:")
         for item in analysis.checklist:
             print(f"  {item.status:<4}  {item.name:<34} {item.evidence}")

@@ -61,6 +61,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="judge the run when it ends (verdict, checklist, reports); the exit code is then "
         "analyze's when the run completed",
     )
+    parser.add_argument(
+        "--allocator-check",
+        action="store_true",
+        help="when RSS grows and the Python heap does not, run the scenario again with allocator "
+        "settings that give freed memory back: a native leak persists, allocator retention goes "
+        "away (allocator.json; see leak-harness diagnose-allocator)",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", default=None, help="no progress")
     parser.add_argument(
         "--json", action="store_true", dest="json_output", default=None, help="print a JSON result"
@@ -106,11 +113,26 @@ def run(args: argparse.Namespace) -> int:
                 raise ConfigError(f"--leak: {exc}") from None
         if (settings.profile or scenario.profile) == "memray":
             memray_run.check(settings.target, settings.backend)
+            if args.allocator_check:
+                raise ConfigError(
+                    "--allocator-check: a run profiled with memray (its RSS holds "
+                    "memray's own memory) cannot be diagnosed"
+                )
+        if args.allocator_check and settings.backend == "remote":
+            raise ConfigError(
+                "--allocator-check: a remote service cannot be restarted with "
+                "other allocator settings"
+            )
     except (ConfigError, ScenarioError, ProfileError) as exc:
         print(f"leak-harness run: {exc}", file=sys.stderr)
         return EXIT_USAGE
     display = Display(quiet=settings.quiet or settings.json_output)
     result = Run(settings, scenario, display).execute()
+    diagnosis = None
+    if args.allocator_check and result.status not in ("error", "interrupted"):
+        from harness.profile.allocator_rerun import SETTINGS, diagnose
+
+        diagnosis = diagnose(result.run_dir, settings, scenario, SETTINGS, display)
     display.close()
     error = result.detail.get("error")
     if error:
@@ -125,11 +147,17 @@ def run(args: argparse.Namespace) -> int:
             "exit_code": result.exit_code,
             **result.detail,
         }
+        if diagnosis is not None:
+            summary["allocator"] = diagnosis.to_json()
         verdict = result.run_dir / "verdict.json"
         if verdict_code is not None and verdict.is_file():
             summary["verdict"] = json.loads(verdict.read_text(encoding="utf-8"))
         print(json.dumps(summary))
     else:
+        if diagnosis is not None and verdict_code is None:  # analyze printed it otherwise
+            from harness.commands.diagnose_allocator import print_diagnosis
+
+            print_diagnosis(diagnosis, indent="")
         print(f"{result.status}: {result.run_dir}")
     return result.exit_code or (verdict_code or 0)
 

@@ -11,6 +11,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.analyze.allocator import SERIES as ALLOCATOR_SERIES
+from harness.analyze.allocator import Diagnosis
 from harness.analyze.analysis import Analysis
 from harness.analyze.verdict import INCONCLUSIVE, LEAK
 from harness.profile.memray_report import MemrayReport, StackSite
@@ -206,6 +208,46 @@ held divided by all requests of the run.</p>
 {_stack_sites(report.peak, per_request=False)}"""
 
 
+def _allocator(diagnosis: Diagnosis | None) -> str:
+    """Native leak or allocator retention: growth per request with glibc as the run had it and
+    under each setting the scenario was rerun with."""
+    if diagnosis is None:
+        return ""
+    runs = [diagnosis.before] + [t.growth for t in diagnosis.tried if t.growth is not None]
+    rows = []
+    for name, label in ALLOCATOR_SERIES.items():
+        cells = [run.series.get(name) for run in runs]
+        if all(cell is None for cell in cells):
+            continue
+        shown = [f"{c.slope:,.0f} ({c.low:,.0f} .. {c.high:,.0f})" if c else "-" for c in cells]
+        rows.append([_e(label), *shown])
+        released = [run.released_at_cleanup.get(name) for run in runs]
+        if any(value is not None for value in released):
+            rows.append([f"&nbsp;&nbsp;given back at cleanup ({_e(label)})", *map(_mb, released)])
+    heads = [f"{run.allocator} ({run.requests:,} requests)" for run in runs]
+    table = _table(["B/request (95% CI)", *heads], rows, set(range(1, len(runs) + 1)))
+    tried = "".join(
+        f"<li><b>{_e(t.setting)}</b> ({_e(t.description)}; "
+        f"<code>{_e(' '.join(f'{k}={v}' for k, v in t.env.items()))}</code>): "
+        f"<b>{_e(t.outcome)}</b> - {_e(t.reason)}"
+        f"{f' · rerun <code>{_e(t.growth.run)}</code>' if t.growth else ''}</li>"
+        for t in diagnosis.tried
+    )
+    tried += "".join(
+        f"<li><b>{_e(s.setting)}</b>: skipped - {_e(s.reason)}</li>" for s in diagnosis.skipped
+    )
+    return f"""
+<h2>Allocator diagnosis: {_e(diagnosis.decision)}</h2>
+<p>{_e(diagnosis.reason)}.</p>
+{table if len(runs) > 1 or rows else ""}
+<ul>{tried}</ul>
+<p class='muted'>The scenario was run again with allocator settings that give freed memory back
+(allocator.json). Growth that persists is memory allocated and never freed; growth that goes away
+is memory the allocator kept after it was freed. Judged on
+{_e(ALLOCATOR_SERIES.get(diagnosis.resident_series or "", "-"))}, threshold
+{diagnosis.threshold_bytes_per_request:,.0f} B/request.</p>"""
+
+
 def _locust(run_dir: Path) -> str:
     path = run_dir / "locust_stats.csv"
     if not path.is_file():
@@ -286,6 +328,7 @@ def render_html(
             "target.log",
             "run.json",
             "memray/leaks-flamegraph.html",
+            "allocator.json",
         )
         if (run_dir / name).exists() or name in ("summary.md", "junit.xml")
     )
@@ -309,6 +352,7 @@ backend · {_e(analysis.run.started_at or "")}</p>
 <h2>Leak suspects</h2>
 {_suspects(analysis)}
 {_memray(analysis.memray)}
+{_allocator(analysis.allocator)}
 <h2>Load (Locust)</h2>
 {_locust(run_dir)}
 <h2>Run</h2>

@@ -68,6 +68,12 @@ def render_markdown(run_dir: Path, analysis: Analysis, top_suspects: int = 3) ->
             held = f"{site.bytes / MIB:,.1f} MiB held"
             rate = f", {site.bytes_per_request:,.0f} B/request" if site.bytes_per_request else ""
             lines.append(f"- `{site.site}`: {held}{rate}")
+    diagnosis = analysis.allocator
+    if diagnosis is not None:
+        lines += ["", f"Allocator diagnosis: **{diagnosis.decision}**. {diagnosis.reason}.", ""]
+        for tried in diagnosis.tried:
+            lines.append(f"- `{tried.setting}`: {tried.outcome}, {tried.reason}")
+        lines += [f"- `{s.setting}`: skipped, {s.reason}" for s in diagnosis.skipped]
     lines += ["", f"Run `{run.id}`, commit {run.git_commit or '-'}; full report: report.html", ""]
     path = run_dir / SUMMARY_MD
     path.write_text("\n".join(lines), encoding="utf-8")

@@ -70,8 +70,72 @@ MEMRAY = _object(
     }
 )
 
-#: present only where it applies: `memray` in runs profiled with memray
-OPTIONAL = ("memray",)
+_ENV = {"type": "object", "additionalProperties": {"type": "string"}}
+GROWTH = _object(
+    {
+        "run": {"type": "string", "description": "run directory, relative to the diagnosed run"},
+        "allocator": {"type": "string", "description": "glibc defaults, or the setting's name"},
+        "env": _ENV,
+        "status": {"type": "string"},
+        "requests": {"type": "integer", "description": "in the judged window"},
+        "series": {
+            "type": "object",
+            "additionalProperties": TREND,
+            "description": "container_anon, rss, app_malloc, app_heap: growth per request",
+        },
+        "released_at_cleanup": {
+            "type": "object",
+            "additionalProperties": {"type": "number"},
+            "description": "bytes each series came down in the cleanup (GC, malloc_trim)",
+        },
+    }
+)
+ALLOCATOR = _object(
+    {
+        "decision": {
+            "enum": ["native-leak", "allocator-retention", "not-applicable", "inconclusive"]
+        },
+        "reason": {"type": "string"},
+        "resident_series": _STRING_OR_NULL,
+        "threshold_bytes_per_request": {"type": "number"},
+        "before": GROWTH,
+        "tried": {
+            "type": "array",
+            "items": _object(
+                {
+                    "setting": {"type": "string"},
+                    "description": {"type": "string"},
+                    "env": _ENV,
+                    "outcome": {"enum": ["gone", "persists", "reduced", "not run"]},
+                    "reason": {"type": "string"},
+                    "growth": {"oneOf": [{"type": "null"}, GROWTH]},
+                    "changes": {
+                        "type": "array",
+                        "items": _object(
+                            {
+                                "series": {"type": "string"},
+                                "before": {"type": "number"},
+                                "after": {"type": "number"},
+                                "difference": {"type": "number", "description": "before - after"},
+                                "low": {"type": "number", "description": "95% interval"},
+                                "high": {"type": "number"},
+                            }
+                        ),
+                    },
+                }
+            ),
+        },
+        "skipped": {
+            "type": "array",
+            "items": _object({"setting": {"type": "string"}, "reason": {"type": "string"}}),
+        },
+        "version": {"type": "integer"},
+    }
+)
+
+#: present only where it applies: `memray` in runs profiled with memray, `allocator` in runs
+#: diagnosed with allocator reruns (allocator.json)
+OPTIONAL = ("memray", "allocator")
 
 PROPERTIES: dict[str, Any] = {
     "schema_version": {"const": SCHEMA_VERSION},
@@ -170,6 +234,7 @@ PROPERTIES: dict[str, Any] = {
     },
     "notes": {"type": "array", "items": {"type": "string"}},
     "memray": MEMRAY,
+    "allocator": ALLOCATOR,
 }
 
 VERDICT_SCHEMA: dict[str, Any] = {

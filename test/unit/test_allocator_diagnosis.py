@@ -198,3 +198,31 @@ def test_an_unreadable_diagnosis_is_a_warning(tmp_path: Path) -> None:
     warnings: list[str] = []
     assert load_diagnosis(tmp_path, warnings.append) is None
     assert warnings and "allocator.json" in warnings[0]
+
+
+def test_analyze_and_every_report_carry_the_diagnosis(tmp_path: Path) -> None:
+    import jsonschema
+
+    from harness.analyze.analysis import analyze, write_verdict
+    from harness.report.render import render_reports
+    from harness.report.schema import VERDICT_SCHEMA
+
+    run_dir = make_run(tmp_path, per_request=4096, released=8 * MIB)
+    before = measure(run_dir, "glibc defaults", {}, run_dir)
+    after = growth(resident=60, malloc=60, seed=11, allocator="glibc-tuned")
+    skipped = [Skipped("jemalloc", "libjemalloc.so.2 is not installed")]
+    write_diagnosis(run_dir, decide(before, tried(before, after), skipped, RULES))
+    analysis = analyze(run_dir, RULES)
+    write_verdict(run_dir, analysis)
+    render_reports(run_dir, analysis)
+    document = json.loads((run_dir / "verdict.json").read_text())
+    jsonschema.validate(document, VERDICT_SCHEMA)
+    assert document["allocator"]["decision"] == RETENTION
+    assert document["verdict"] == "LEAK" and "native" in document["classes"]
+    page = (run_dir / "report.html").read_text()
+    assert "Allocator diagnosis: allocator-retention" in page
+    assert "glibc-tuned (3,000 requests)" in page and "libjemalloc.so.2" in page
+    assert "href='allocator.json'" in page
+    summary = (run_dir / "summary.md").read_text()
+    assert "Allocator diagnosis: **allocator-retention**" in summary
+    assert "`jemalloc`: skipped" in summary
