@@ -189,7 +189,9 @@ class Run:
         with ExitStack() as stack:
             upstream_values: dict[str, str] = {}
             for upstream in spec.upstreams if settings.backend != "remote" else []:
-                stub = stack.enter_context(start_upstream(upstream.kind, upstream.args))
+                stub = stack.enter_context(
+                    start_upstream(upstream.kind, upstream.args, run.path / upstream.kind)
+                )
                 upstream_values[f"upstream.{upstream.kind}"] = stub.url
                 upstream_values[f"upstream.{upstream.kind}.key"] = stub.api_key
                 run.event("upstream-ready", kind=upstream.kind, url=stub.url, pid=stub.pid)

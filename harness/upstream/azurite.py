@@ -72,7 +72,6 @@ class AzuriteProcess(ListeningChild):
     what = "Azurite"
 
     def __init__(self, location: Path | None = None, timeout_s: float = 30.0) -> None:
-        self._own_dir = location is None
         self.location = location or Path(tempfile.mkdtemp(prefix="leak-harness-azurite-"))
         self.location.mkdir(parents=True, exist_ok=True)
         command = [
@@ -103,5 +102,6 @@ class AzuriteProcess(ListeningChild):
 
     def stop(self, timeout_s: float = 5.0) -> None:
         super().stop(timeout_s)
-        if self._own_dir:
-            shutil.rmtree(self.location, ignore_errors=True)
+        # the blobs are the load's, disposable; a harness killed before this leaves them in
+        # the directory it was given (the run directory), not in /tmp
+        shutil.rmtree(self.location, ignore_errors=True)

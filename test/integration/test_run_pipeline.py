@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -177,8 +178,10 @@ def test_sigint_stops_everything_and_says_interrupted(tmp_path: Path) -> None:
 
 @needs_cgroup
 def test_a_harness_killed_with_sigkill_leaves_nothing_running(tmp_path: Path) -> None:
-    """No cleanup code runs after SIGKILL: the kernel stops the target and Locust (parent
-    death signal), and the next run removes the orphaned cgroup."""
+    """No cleanup code runs after SIGKILL: the kernel stops the target, Locust and the
+    upstreams (parent death signal), Azurite's blobs stay inside the run directory, and the
+    next run removes the orphaned cgroup."""
+    stray_before = set(Path(tempfile.gettempdir()).glob("leak-harness-azurite-*"))
     process = subprocess.Popen(
         [*_run_command(tmp_path, duration_s=60), "--backend", "cgroup"],
         cwd=ROOT,
@@ -194,6 +197,8 @@ def test_a_harness_killed_with_sigkill_leaves_nothing_running(tmp_path: Path) ->
     process.wait()
     _gone, alive = psutil.wait_procs(children, timeout=30)
     assert not alive, f"left running after SIGKILL: {[p.cmdline() for p in alive]}"
+    stray = set(Path(tempfile.gettempdir()).glob("leak-harness-azurite-*")) - stray_before
+    assert not stray and (latest / "azurite").is_dir(), stray
     assert cgroup.exists(), "nothing removed the group yet: the next run must"
     done = harness(tmp_path, "--backend", "cgroup")
     assert done.returncode in (0, 1, 4), done.stderr
