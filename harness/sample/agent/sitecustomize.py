@@ -4,8 +4,10 @@ With LEAK_HARNESS_HEAP_DIR set, on SIGUSR2 it reads <dir>/request: `start` start
 (LEAK_HARNESS_TRACEMALLOC frames, default 5) and writes <dir>/tracing; any other name dumps a
 snapshot to <dir>/<name>.tracemalloc (through a temporary name, so the harness never reads half
 a file). Tracing starts only when asked, after boot: the startup memory the harness measures is
-the service's own, not tracemalloc's. Standard library only: the target's environment is not
-ours."""
+the service's own, not tracemalloc's. A snapshot's objects (several MiB, freed after the dump)
+would stay in glibc's heap and lift RSS by a step at every snapshot, which the verdict would
+read as growth; the agent gives them back with malloc_trim. Standard library only: the
+target's environment is not ours."""
 
 from __future__ import annotations
 
@@ -14,10 +16,23 @@ import os
 _DIR = os.environ.get("LEAK_HARNESS_HEAP_DIR")
 
 if _DIR:
+    import functools
     import signal
     import tracemalloc
+    from collections.abc import Callable
 
     _FRAMES = int(os.environ.get("LEAK_HARNESS_TRACEMALLOC", "5") or 5)
+
+    @functools.cache
+    def _malloc_trim() -> Callable[[int], int] | None:
+        """glibc's malloc_trim, looked up once; None elsewhere."""
+        try:
+            import ctypes
+
+            trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
+        except (OSError, AttributeError):
+            return None
+        return trim
 
     def _dump(_signum: int, _frame: object) -> None:
         directory = _DIR or "."
@@ -32,6 +47,9 @@ if _DIR:
                 return
             part = os.path.join(directory, f".{name}.part")
             tracemalloc.take_snapshot().dump(part)
+            trim = _malloc_trim()
+            if trim is not None:
+                trim(0)  # the snapshot's freed memory back to the OS
             os.replace(part, os.path.join(directory, f"{name}.tracemalloc"))
         except OSError as exc:  # never take the service down for a snapshot
             print(f"leak-harness agent: snapshot failed: {exc}", flush=True)
