@@ -4,9 +4,11 @@ alarm rate, the median time to verdict, and the smallest rate caught 95% of the 
 
     .venv/bin/python benchmarks/detection_matrix.py [--scenario quick] [--repeats 3]
         [--clean-runs 20] [--rates 256,1024,4096,16384] [--switches a,b] [--out DIR]
-        [--resume | --reanalyze] [--leak-threshold B]
+        [--resume | --reanalyze] [--leak-threshold B] [--backend cgroup|docker] [--file-users]
 
-Each run is a real `leak-harness run` in the cgroup sandbox followed by `leak-harness analyze`;
+Each run is a real `leak-harness run` (the cgroup sandbox, or a Docker container) followed by
+`leak-harness analyze`; --file-users puts the resume file users (uploads, downloads, SAS links,
+deletes on Azurite) in the mix, as the blob storage switches need;
 results are appended to a JSON-lines file as they come, so a long matrix can be stopped and
 resumed with --resume."""
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -37,6 +40,17 @@ EXPECTED = {
     "native-malloc": {"native"},
     "shm-spill": {"container-only"},
 }
+#: the blob storage switches (they need --file-users): what each leaks is held in the heap
+BLOB_EXPECTED = {
+    name: {"python-heap"}
+    for name in (
+        "blob-client-per-request",
+        "credential-per-request",
+        "sas-client-per-call",
+        "unclosed-download-stream",
+        "unbounded-upload-buffer",
+    )
+}
 #: for heap-class switches, the file the top leak suspect must be in (the switch's own code)
 SUSPECT_FILE = {
     "telemetry-buffer": "resume_api/telemetry.py",
@@ -46,13 +60,17 @@ SUSPECT_FILE = {
 }
 
 
-def one_run(scenario: str, out: Path, leak: str | None, rules: list[str]) -> dict[str, Any]:
+def one_run(
+    scenario: str, out: Path, leak: str | None, rules: list[str], backend: str, env: dict[str, str]
+) -> dict[str, Any]:
     started = time.monotonic()
     command = [sys.executable, "-m", "harness", "run", "--scenario", scenario, "--quiet"]
-    command += ["--backend", "cgroup", "--out", str(out), "--json"]
+    command += ["--backend", backend, "--out", str(out), "--json"]
     if leak:
         command += ["--leak", leak]
-    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=1800)
+    done = subprocess.run(
+        command, capture_output=True, text=True, cwd=ROOT, timeout=1800, env={**os.environ, **env}
+    )
     if done.returncode not in (0, 1):
         return {"leak": leak, "error": done.stderr.strip()[-400:]}
     run_dir = json.loads(done.stdout.strip().splitlines()[-1])["run_dir"]
@@ -117,15 +135,15 @@ def report(results: list[dict[str, Any]], rates: list[int]) -> None:
             name, rate = result["leak"].split(":")
             cells[(name, int(rate))].append(result)
     rates = sorted(rates)
-    print(f"\n{'switch':<22}" + "".join(f"{f'{r} B/req':>14}" for r in rates) + "   smallest 95%")
-    for name in EXPECTED:
-        line = f"{name:<22}"
+    print(f"\n{'switch':<24}" + "".join(f"{f'{r} B/req':>14}" for r in rates) + "   smallest 95%")
+    for name, expected in {**EXPECTED, **BLOB_EXPECTED}.items():
+        if not any(switch == name for switch, _ in cells):
+            continue
+        line = f"{name:<24}"
         smallest = None
         for rate in rates:
             runs = cells.get((name, rate), [])
-            caught = [
-                r for r in runs if r["verdict"] == "LEAK" and set(r["classes"]) & EXPECTED[name]
-            ]
+            caught = [r for r in runs if r["verdict"] == "LEAK" and set(r["classes"]) & expected]
             line += f"{f'{len(caught)}/{len(runs)}' if runs else '-':>14}"
             if runs and len(caught) / len(runs) >= 0.95 and smallest is None:
                 smallest = rate
@@ -152,6 +170,10 @@ def main() -> int:
     parser.add_argument("--clean-runs", type=int, default=20)
     parser.add_argument("--rates", default="1024,4096,256,16384", help="first ones run first")
     parser.add_argument("--switches", default=",".join(EXPECTED))
+    parser.add_argument("--backend", choices=["cgroup", "docker"], default="cgroup")
+    parser.add_argument(
+        "--file-users", action="store_true", help="resume file users in the mix (Azurite)"
+    )
     parser.add_argument("--out", type=Path, default=Path("/tmp/leak-harness-matrix"))
     parser.add_argument("--resume", action="store_true", help="keep results already in --out")
     parser.add_argument(
@@ -196,7 +218,8 @@ def main() -> int:
         if done_counts[leak] > 0:
             done_counts[leak] -= 1
             continue
-        result = one_run(args.scenario, args.out / "reports", leak, rules)
+        env = {"RESUME_API_FILE_USERS": "1"} if args.file_users else {}
+        result = one_run(args.scenario, args.out / "reports", leak, rules, args.backend, env)
         results.append(result)
         with log.open("a") as handle:
             handle.write(json.dumps(result) + "\n")
