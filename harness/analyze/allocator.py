@@ -257,7 +257,7 @@ def decide(before: Growth, tried: list[Tried], skipped: list[Skipped], rules: Ru
     label = SERIES[resident]
     grown = f"{label} grows {_rate(before.series[resident])} under {before.allocator}"
     malloc = before.series.get("app_malloc")
-    in_use = f"; malloc in use grows {_rate(malloc)}" if malloc is not None else ""
+    in_use = f"; malloc in use {_rate(malloc)}" if malloc is not None else ""
     ran = [t for t in tried if t.outcome != NOT_RUN]
     gone = [t for t in ran if t.outcome == GONE]
     if gone:
