@@ -11,7 +11,7 @@ Usage: ./run_memory_leak_tests.sh [full|stress|quick] [options...]
 
 Modes:
   full     nightly suite: `leak-harness suite` runs the scenarios full (three load/idle
-           cycles with cleanup), spike and stress one after another (about 21 minutes) and
+           cycles with cleanup), spike and stress one after another (about 26 minutes) and
            writes reports/suites/<id>/index.html linking each run's report   [default]
   stress   ramp users until the service saturates and record the knee (about 6 minutes)
   quick    CI smoke: about two minutes including boot
