@@ -1,6 +1,7 @@
 """What measuring costs the service: its saturation throughput and latency with the harness's
-sampler off, every 1 s and every 0.2 s, and with tracemalloc off, 1 frame and 25 frames; then
-the harness's own CPU and memory during a real run.
+sampler off, every 1 s and every 0.2 s, with tracemalloc off, 1 frame and 25 frames, and under
+memray (`--profile memray`: native stacks, PYTHONMALLOC=malloc); then the harness's own CPU
+and memory during a real run.
 
     .venv/bin/python benchmarks/overhead.py [--requests 1500] [--rounds 3] [--run-seconds 40]
 
@@ -32,6 +33,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "test")]
 
 from support.service import Request, api_requests, drive_timed  # noqa: E402
 
+from harness.profile import memray_run  # noqa: E402
 from harness.rundir import RunDirectory  # noqa: E402
 from harness.sample.heap import HeapSnapshots, agent_env  # noqa: E402
 from harness.sample.probes import AppStats  # noqa: E402
@@ -44,6 +46,7 @@ from harness.upstream.process import StubProcess  # noqa: E402
 MIB = 1024 * 1024
 #: (tracemalloc frames, sampler interval or None for off); the harness's default is 1 frame
 CONFIGS: list[tuple[int, float | None]] = [(0, None), (1, None), (1, 1.0), (1, 0.2), (25, None)]
+MEMRAY = "under memray (native stacks), tracemalloc off"
 
 
 @dataclass
@@ -70,8 +73,22 @@ def boot(spec: TargetSpec, env: dict[str, str], log: Path) -> Target:
         print(f"no cgroup ({exc}); process backend, no CPU quota")
         target = ProcessTarget(spec, None, None)
     target.start(env, log)
-    target.wait_healthy(60)
+    target.wait_healthy(spec.startup_timeout_s)
     return target
+
+
+def measure_memray(base_env: dict[str, str], tmp: Path, requests: int) -> Round:
+    """The service as `--profile memray` runs it (the capture is written and dropped)."""
+    spec = memray_run.profiled_spec(TargetSpec(), Path(tempfile.mkdtemp(dir=tmp)))
+    added = {key: value for key, value in spec.env.items() if key not in base_env}
+    target = boot(spec, {**base_env, **added}, tmp / "target.log")
+    try:
+        make = api_requests()
+        _timed(target.url, 300, make, 8)
+        return _timed(target.url, requests, make, 8)
+    finally:
+        memray_run.stop_gently(target)
+        target.cleanup()
 
 
 def measure_round(
@@ -151,6 +168,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=1500, help="requests per measurement")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--run-seconds", type=int, default=40, help="load phase of the real run")
+    parser.add_argument("--no-memray", action="store_true", help="skip the memray rows")
     args = parser.parse_args()
     results: dict[str, list[Round]] = defaultdict(list)
     with StubProcess() as stub, tempfile.TemporaryDirectory() as tmp:
@@ -158,6 +176,8 @@ def main() -> int:
         env = {k: expand(v, values) for k, v in TargetSpec().env.items()}
         for number in range(1, args.rounds + 1):
             measure_round(env, Path(tmp), args.requests, results)
+            if not args.no_memray:
+                results[MEMRAY].append(measure_memray(env, Path(tmp), args.requests))
             print(f"round {number}/{args.rounds} done", flush=True)
     baseline = statistics.median(r.rps for r in results[label(0, None)])
     traced = statistics.median(r.rps for r in results[label(1, None)])
@@ -168,6 +188,15 @@ def main() -> int:
         versus = rps / (traced if interval is not None else baseline)
         print(
             f"{label(frames, interval):<42} {rps:7.1f} {versus:7.3f} "
+            f"{statistics.median(r.p50_ms for r in rounds):7.1f} "
+            f"{statistics.median(r.p95_ms for r in rounds):7.1f}  "
+            + " ".join(f"{r.rps:.0f}" for r in rounds)
+        )
+    if results[MEMRAY]:
+        rounds = results[MEMRAY]
+        rps = statistics.median(r.rps for r in rounds)
+        print(
+            f"{MEMRAY:<42} {rps:7.1f} {rps / baseline:7.3f} "
             f"{statistics.median(r.p50_ms for r in rounds):7.1f} "
             f"{statistics.median(r.p95_ms for r in rounds):7.1f}  "
             + " ".join(f"{r.rps:.0f}" for r in rounds)
