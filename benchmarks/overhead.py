@@ -173,6 +173,7 @@ def main() -> int:
     results: dict[str, list[Round]] = defaultdict(list)
     with StubProcess() as stub, tempfile.TemporaryDirectory() as tmp:
         values = {"upstream.azure-openai": stub.url, "upstream.azure-openai.key": stub.api_key}
+        values["upstream.azurite.key"] = ""  # no storage: the measured routes do not use it
         env = {k: expand(v, values) for k, v in TargetSpec().env.items()}
         for number in range(1, args.rounds + 1):
             measure_round(env, Path(tmp), args.requests, results)
