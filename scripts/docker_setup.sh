@@ -11,7 +11,8 @@
 #      service wants), made by debootstrap from the machine's own Debian mirror and `docker
 #      import`; the root filesystem tarball is cached in $LEAK_HARNESS_CACHE (default
 #      /var/tmp/leak-harness-cache), so rebuilding the image later takes seconds.
-#   3. wheels of the service's dependencies in .docker-wheels/ (the image build has no network).
+#   3. wheels of the service's dependencies, and of memray for profiled runs, in .docker-wheels/
+#      (the image build has no network).
 #   4. the service image from resume_api/Dockerfile, tagged by content hash exactly as the
 #      harness tags it, so the first `--backend docker` run starts at once.
 #
@@ -143,16 +144,21 @@ fi
 source scripts/ensure_venv.sh
 WHEELS=.docker-wheels
 mkdir -p "$WHEELS"
-python - "$WHEELS/requirements.txt" <<'PY'
-import sys, tomllib
+# requirements.txt: the service's; memray.txt: the profiler a `--profile memray` image adds,
+# pinned to the harness's own memray, which reads the capture
+python - "$WHEELS" <<'PY'
+import importlib.metadata, sys, tomllib
 extra = tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["service"]
-open(sys.argv[1], "w").write("\n".join(extra) + "\n")
+open(f"{sys.argv[1]}/requirements.txt", "w").write("\n".join(extra) + "\n")
+open(f"{sys.argv[1]}/memray.txt", "w").write(f"memray=={importlib.metadata.version('memray')}\n")
 PY
-if ! python -m pip download --quiet --no-index --find-links "$WHEELS" -d "$WHEELS" \
-  -r "$WHEELS/requirements.txt" >/dev/null 2>&1; then
-  say "downloading wheels of the service's dependencies into $WHEELS/"
-  python -m pip wheel --quiet --wheel-dir "$WHEELS" -r "$WHEELS/requirements.txt" >&2
-fi
+for requirements in requirements.txt memray.txt; do
+  if ! python -m pip download --quiet --no-index --find-links "$WHEELS" -d "$WHEELS" \
+    -r "$WHEELS/$requirements" >/dev/null 2>&1; then
+    say "downloading wheels for $WHEELS/$requirements"
+    python -m pip wheel --quiet --wheel-dir "$WHEELS" -r "$WHEELS/$requirements" >&2
+  fi
+done
 
 # -- 4. the service image --------------------------------------------------------------------
 say "building the service image (reused when unchanged)"

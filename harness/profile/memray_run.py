@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from harness.target.docker_image import PROFILER_ARG
 from harness.target.spec import TargetSpec
 
 if TYPE_CHECKING:
@@ -35,9 +36,9 @@ Profile = Literal["none", "memray"]
 PROFILES: tuple[str, ...] = ("none", "memray")
 MEMRAY_DIR = "memray"
 CAPTURE = "capture.bin"
-#: backends where the target is a local process the harness can wrap; docker would need
-#: memray inside the image, remote is not ours to restart
-BACKENDS = ("auto", "cgroup", "process")
+#: backends where the harness starts the target and can wrap its command (remote is not ours
+#: to restart); in docker, memray must be installed in the image
+BACKENDS = ("auto", "cgroup", "process", "docker")
 #: graceful shutdown under memray: uvicorn's own (10 s in the bundled service) plus writing
 #: the capture, which must not be cut short by the usual 15 s before SIGKILL
 STOP_TIMEOUT_S = 60.0
@@ -108,20 +109,17 @@ def _has_memray(interpreter: str, workdir: Path) -> bool:
 def check(spec: TargetSpec, backend: str) -> None:
     """Raise ProfileError unless this target can run under memray on this backend."""
     if backend not in BACKENDS:
-        where = (
-            "a remote service cannot be restarted under memray"
-            if backend == "remote"
-            else "memray is not installed in the service image, and the docker backend does "
-            "not wrap the container's command yet"
-        )
         raise ProfileError(
-            f"--profile memray works with the cgroup and process backends only ({where})"
+            "--profile memray works with the cgroup, process and docker backends only "
+            "(a remote service cannot be restarted under memray)"
         )
     if not spec.python:
         raise ProfileError("--profile memray needs a Python target ([target] python = true)")
     if os.name != "posix":
         raise ProfileError("--profile memray needs Linux or macOS")
     wrap_command(spec.command, Path("capture.bin"))  # raises when it cannot be wrapped
+    if backend == "docker":
+        return  # looked for in the image once it is built (docker_image.ensure_image)
     if not _has_memray(spec.command[0], spec.workdir):
         raise ProfileError(
             f"--profile memray: memray is not installed for {spec.command[0]} "
@@ -143,6 +141,9 @@ def profiled_spec(spec: TargetSpec, run_dir: Path) -> TargetSpec:
             "command": command,
             "env": env,
             "stop_signal": "SIGINT",
+            # the bundled Dockerfile installs memray into the image when asked (docker backend)
+            "build_args": {**spec.build_args, PROFILER_ARG: "memray"},
+            "writable_dirs": [*spec.writable_dirs, capture.parent],
             "startup_timeout_s": max(spec.startup_timeout_s, STARTUP_TIMEOUT_S),
         }
     )

@@ -168,6 +168,7 @@ class DockerTarget(Target):
                 nano_cpus=int(self.cpus * 1e9) if self.cpus else None,
                 volumes=volumes,
                 healthcheck={"test": ["NONE"]},
+                stop_signal=self.spec.stop_signal,  # what `stop()` sends before SIGKILL
                 labels={OWNER_LABEL: _owner(), RUN_LABEL: str(log_path.parent.resolve())},
                 stdin_open=False,
                 tty=False,
@@ -191,7 +192,8 @@ class DockerTarget(Target):
         return self.url
 
     def _mounts(self, environment: dict[str, str]) -> dict[str, dict[str, str]]:
-        """The heap agent works unchanged: its dir and the heap dir, at the host's paths."""
+        """The heap agent works unchanged: its dir and the heap dir, at the host's paths;
+        so does what the target writes into `writable_dirs`."""
         volumes: dict[str, dict[str, str]] = {}
         heap_dir = environment.get(HEAP_DIR_ENV)
         if heap_dir:
@@ -200,6 +202,10 @@ class DockerTarget(Target):
             volumes[heap] = {"bind": heap, "mode": "rw"}
         if str(AGENT_DIR) in environment.get("PYTHONPATH", "").split(":"):
             volumes[str(AGENT_DIR)] = {"bind": str(AGENT_DIR), "mode": "ro"}
+        for directory in self.spec.writable_dirs:
+            directory.mkdir(parents=True, exist_ok=True)
+            directory.chmod(0o777)  # the image's user is not the harness's
+            volumes[str(directory.resolve())] = {"bind": str(directory.resolve()), "mode": "rw"}
         return volumes
 
     def _stream_logs(self, log_path: Path) -> None:
@@ -263,7 +269,7 @@ class DockerTarget(Target):
             return None
         if self.exited() is None:
             with contextlib.suppress(DockerException):
-                self.container.stop(timeout=max(1, int(timeout_s)))  # SIGTERM, then SIGKILL
+                self.container.stop(timeout=max(1, int(timeout_s)))  # stop_signal, then SIGKILL
             with contextlib.suppress(DockerException):
                 self.container.wait(timeout=timeout_s + 10)
         return self.exited()

@@ -22,6 +22,8 @@ LOCAL_BASE_IMAGE = "leak-harness/bookworm-python:3.11"  # made by scripts/docker
 BASE_IMAGE_ENV = "LEAK_HARNESS_DOCKER_BASE_IMAGE"
 HASH_LABEL = "leak-harness.content-hash"
 SETUP_HINT = "scripts/docker_setup.sh builds the wheels and the local base image it needs"
+#: a build arg naming a Python package the image must have for a profiled run (memray)
+PROFILER_ARG = "PROFILER"
 
 
 def _dockerignore(context: Path) -> list[str]:
@@ -71,7 +73,42 @@ def content_hash(context: Path, dockerfile: Path, build_args: dict[str, str], ba
 
 def ensure_image(client: Any, spec: TargetSpec, log: Callable[[str], None]) -> str:
     """The image to run: `spec.image` as given, or the Dockerfile's, built unless a build of the
-    same content exists. Build output goes to `log`; a failure says what to do."""
+    same content exists; with a profiler asked for, one that has it. Build output goes to
+    `log`; a failure says what to do."""
+    tag = _given_or_built(client, spec, log)
+    profiler = spec.build_args.get(PROFILER_ARG)
+    if profiler:
+        _require_module(client, tag, profiler, spec)
+    return tag
+
+
+def _require_module(client: Any, image: str, module: str, spec: TargetSpec) -> None:
+    """The image's python can import `module`, else a TargetError that says how to get it."""
+    from docker.errors import ContainerError, DockerException
+
+    try:
+        client.containers.run(
+            image,
+            entrypoint=["python", "-c", f"import {module}"],
+            command=[],
+            network_mode="none",
+            remove=True,
+            stdout=False,
+            stderr=True,
+        )
+    except ContainerError:
+        how = (
+            f"the Dockerfile installs it when it declares `ARG {PROFILER_ARG}` "
+            "(see resume_api/Dockerfile)"
+            if not spec.image
+            else f"install {module} into the image"
+        )
+        raise TargetError(f"image {image} has no {module} for the profiled run: {how}") from None
+    except DockerException as exc:
+        raise TargetError(f"could not check for {module} in {image}: {exc}") from exc
+
+
+def _given_or_built(client: Any, spec: TargetSpec, log: Callable[[str], None]) -> str:
     from docker.errors import APIError, DockerException
 
     if spec.image:
@@ -81,7 +118,7 @@ def ensure_image(client: Any, spec: TargetSpec, log: Callable[[str], None]) -> s
     dockerfile, context = spec.dockerfile.resolve(), spec.docker_context.resolve()
     if not dockerfile.is_file():
         raise TargetError(f"no Dockerfile at {dockerfile} (set [target] dockerfile or image)")
-    build_args = base_image_arg(client, dockerfile, dict(os.environ))
+    build_args = {**base_image_arg(client, dockerfile, dict(os.environ)), **spec.build_args}
     base = _image_id(client, build_args.get("BASE_IMAGE", "")) or ""
     name = re.sub(r"[^a-z0-9._-]+", "-", spec.name.lower()).strip("-.") or "target"
     tag = f"leak-harness/{name}:{content_hash(context, dockerfile, build_args, base)}"

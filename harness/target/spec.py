@@ -52,7 +52,7 @@ class TargetSpec(BaseModel):
     workdir: Path = ROOT
     health_path: str = "/health"
     startup_timeout_s: float = 60.0
-    # what asks a local target to shut down (process and cgroup backends); SIGINT unwinds a
+    # what asks the target to shut down (its stop signal, in a container too); SIGINT unwinds a
     # Python target through its `finally` blocks, which a profiler needs to write its capture
     stop_signal: Literal["SIGTERM", "SIGINT"] = "SIGTERM"
     python: bool = True  # the target is a Python process: inject the heap agent
@@ -66,6 +66,10 @@ class TargetSpec(BaseModel):
     dockerfile: Path = ROOT / "resume_api" / "Dockerfile"
     docker_context: Path = ROOT
     image: str | None = None  # use this image instead of building the Dockerfile
+    build_args: dict[str, str] = Field(default_factory=dict)  # for the Dockerfile's ARGs
+    # host directories the target writes into (a profiler's capture): a container gets each
+    # bound at the same path, writable by its non-root user
+    writable_dirs: list[Path] = Field(default_factory=list)
     container_port: int = 8000
     # remote backend
     url: str | None = None

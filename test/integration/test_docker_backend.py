@@ -230,3 +230,30 @@ def test_find_cgroup_v1_and_v2(tmp_path: Path) -> None:
     )
     found = find_cgroup(42, cid, proc)
     assert found is not None and found.version == 2 and found.memory_dir == v2_dir
+
+
+@needs_engine
+def test_a_profiled_run_needs_memray_in_the_image(tmp_path: Path, service_image: str) -> None:
+    """An image that does not install what the PROFILER build arg names is refused before the
+    run, saying how to get it; the bundled Dockerfile installs it."""
+    import docker
+
+    from harness.target.base import TargetError
+    from harness.target.docker_image import LOCAL_BASE_IMAGE, ensure_image
+
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(
+        f"FROM {LOCAL_BASE_IMAGE}\nRUN ln -s /usr/bin/python3 /usr/local/bin/python\n"
+    )
+    client = docker.from_env(timeout=300)
+    without = TargetSpec(name="no-profiler", dockerfile=dockerfile, docker_context=tmp_path)
+    without.build_args["PROFILER"] = "memray"
+    try:
+        with pytest.raises(TargetError, match=r"has no memray .*declares `ARG PROFILER`"):
+            ensure_image(client, without, lambda _line: None)
+        profiled = ensure_image(client, TargetSpec(build_args={"PROFILER": "memray"}), print)
+        assert profiled != service_image  # its own tag: the unprofiled image is untouched
+    finally:
+        for image in client.images.list(name="leak-harness/no-profiler"):
+            client.images.remove(image.id, force=True)
+        client.close()

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.docker_engine import needs_engine
 from support.runs import sandbox_backend
 
 # longer runs of the optional features: the `extended` stage, not CI's default stages
@@ -39,12 +40,14 @@ leak_bytes_per_request = 2048
 """
 
 
-def run_profiled(tmp_path: Path, *extra: str) -> tuple[dict[str, Any], Path]:
+def run_profiled(
+    tmp_path: Path, *extra: str, backend: str | None = None
+) -> tuple[dict[str, Any], Path]:
     scenario = tmp_path / "profiled.toml"
     scenario.write_text(PROFILED)
     out = tmp_path / "reports"
     command = [sys.executable, "-m", "harness", "run", "--scenario", str(scenario), "--quiet"]
-    command += ["--out", str(out), "--backend", sandbox_backend(), "--analyze", *extra]
+    command += ["--out", str(out), "--backend", backend or sandbox_backend(), "--analyze", *extra]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=ROOT)
     run_dir = (out / "latest").resolve()
     assert (run_dir / "verdict.json").is_file(), done.stderr[-2000:]
@@ -66,8 +69,13 @@ def _assert_capture_written(verdict: dict[str, Any], run_dir: Path) -> None:
     assert "href='memray/leaks-flamegraph.html'" in (run_dir / "report.html").read_text()
 
 
-def test_native_malloc_under_memray_is_native_and_points_at_the_switch(tmp_path: Path) -> None:
-    verdict, run_dir = run_profiled(tmp_path, "--leak", "native-malloc:16KiB")
+@pytest.mark.parametrize("backend", [None, pytest.param("docker", marks=needs_engine)])
+def test_native_malloc_under_memray_is_native_and_points_at_the_switch(
+    tmp_path: Path, backend: str | None
+) -> None:
+    """In the sandbox, and in a container whose image has memray (the bundled Dockerfile's
+    PROFILER build arg)."""
+    verdict, run_dir = run_profiled(tmp_path, "--leak", "native-malloc:16KiB", backend=backend)
     assert verdict["verdict"] == "LEAK", verdict["reason"]
     assert "native" in verdict["classes"], verdict["classes"]
     assert verdict["deciding_series"] == "memray_heap"

@@ -65,7 +65,6 @@ def test_commands_that_cannot_be_wrapped_are_refused(command: list[str], message
     ("backend", "spec", "message"),
     [
         ("remote", TargetSpec(), "cannot be restarted"),
-        ("docker", TargetSpec(), "not installed in the service image"),
         ("cgroup", TargetSpec(python=False), "needs a Python target"),
         ("process", TargetSpec(command=["node", "server.js"]), "starts the Python interpreter"),
     ],
@@ -77,8 +76,8 @@ def test_targets_memray_cannot_profile_are_refused(
         check(spec, backend)
 
 
-def test_the_bundled_service_can_be_profiled_locally() -> None:
-    for backend in ("auto", "cgroup", "process"):
+def test_the_bundled_service_can_be_profiled_locally_and_in_docker() -> None:
+    for backend in ("auto", "cgroup", "process", "docker"):
         check(TargetSpec(), backend)
 
 
@@ -100,13 +99,15 @@ def test_profiled_spec_sets_pythonmalloc_and_a_stop_signal_memray_survives(
     assert str(tmp_path / MEMRAY_DIR / CAPTURE) in spec.command
     assert (tmp_path / MEMRAY_DIR).is_dir()
     assert TargetSpec().stop_signal == "SIGTERM"  # unprofiled targets are stopped as before
+    # in a container: an image with memray, and the capture's directory bound in
+    assert spec.build_args == {"PROFILER": "memray"} and TargetSpec().build_args == {}
+    assert spec.writable_dirs == [tmp_path / MEMRAY_DIR]
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--backend", "remote", "--host", "http://127.0.0.1:9"], "cgroup and process"),
-        (["--backend", "docker"], "cgroup and process"),
+        (["--backend", "remote", "--host", "http://127.0.0.1:9"], "cannot be restarted"),
     ],
 )
 def test_cli_refuses_with_one_line_and_exit_2(
