@@ -82,6 +82,7 @@ class BlobStore:
         self._credential: AzureNamedKeyCredential | None = None
         self._client: BlobServiceClient | None = None
         self.uploads_in_flight = 0
+        self.uploads_in_flight_peak = 0  # the bound at work: never above upload_concurrency
         self.open_downloads = 0
         # what the leak switches keep, each with its padding to the configured rate
         self._leaked_clients: list[tuple[BlobServiceClient, bytes]] = []
@@ -168,6 +169,7 @@ class BlobStore:
             return await self._upload_buffered(blob, body, settings)
         async with self._uploads:
             self.uploads_in_flight += 1
+            self.uploads_in_flight_peak = max(self.uploads_in_flight_peak, self.uploads_in_flight)
             try:
                 size = await self._upload_blocks(blob, body, settings)
             except AzureError as exc:
@@ -303,6 +305,7 @@ class BlobStore:
             "sas_clients": len(self._leaked_sas_clients),
             "credentials": (1 if self._credential else 0) + len(self._leaked_credentials),
             "uploads_in_flight": self.uploads_in_flight,
+            "uploads_in_flight_peak": self.uploads_in_flight_peak,
             "open_downloads": self.open_downloads,
             "retry_buffers": len(self._retry_buffers),
         }

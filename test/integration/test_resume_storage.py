@@ -7,6 +7,8 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -170,3 +172,51 @@ def test_an_abandoned_download_is_closed(service: ServiceProcess) -> None:
     while service.stats()["storage"]["open_downloads"] and time.monotonic() < deadline:
         time.sleep(0.2)
     assert service.stats()["storage"]["open_downloads"] == 0
+
+
+def test_uploads_beyond_the_concurrency_bound_wait_their_turn(
+    stub: StubProcess, azurite: AzuriteProcess, tmp_path: Path
+) -> None:
+    """Six slow uploads at once against a bound of 2: all stored, never more than 2 streaming
+    into storage at a time (the bound is reached, so a missing one would show as 6)."""
+    env = {"AZURE_STORAGE_CONNECTION_STRING": azurite.api_key, "RESUME_UPLOAD_CONCURRENCY": "2"}
+    content = file_bytes(1_500_000, 9)
+
+    def slow_body() -> Iterator[bytes]:
+        for start in range(0, len(content), 256 << 10):
+            time.sleep(0.1)
+            yield content[start : start + (256 << 10)]
+
+    def one_upload(url: str) -> int:
+        response = httpx.post(
+            f"{url}/api/v1/resumes", content=slow_body(), headers={"Content-Type": PDF}, timeout=60
+        )
+        return response.status_code
+
+    with ServiceProcess(stub.url, stub.api_key, tmp_path / "service.log", env=env) as service:
+        with ThreadPoolExecutor(6) as pool:
+            codes = list(pool.map(one_upload, [service.url] * 6))
+        storage = service.stats()["storage"]
+    assert codes == [201] * 6
+    assert storage["uploads_in_flight_peak"] == 2, storage
+    assert storage["uploads_in_flight"] == 0
+
+
+def test_without_storage_the_file_routes_answer_503(stub: StubProcess, tmp_path: Path) -> None:
+    """The service starts without a storage account; its file routes say what is missing, the
+    rest of the API works."""
+    env = {"AZURE_STORAGE_CONNECTION_STRING": ""}
+    with ServiceProcess(stub.url, stub.api_key, tmp_path / "service.log", env=env) as service:
+        url = f"{service.url}/api/v1/resumes"
+        any_id = "0" * 32  # well-formed, never uploaded
+        answers = [
+            httpx.post(url, content=b"%PDF-1.7", headers={"Content-Type": PDF}),
+            httpx.get(f"{url}/{any_id}"),
+            httpx.get(f"{url}/{any_id}/url"),
+            httpx.delete(f"{url}/{any_id}"),
+        ]
+        for response in answers:
+            error = error_of(response, 503)
+            assert "AZURE_STORAGE_CONNECTION_STRING" in error["message"], error
+        assert service.stats()["storage"]["configured"] is False
+        assert httpx.get(f"{service.url}/health").status_code == 200
