@@ -1,6 +1,7 @@
 """Resume files through `python -m resume_api` on a real Azurite, with the async
 azure-storage-blob SDK: bytes round-trip, the SAS URL opens the file, delete is final, limits
-and bad input get clear envelopes, and an abandoned download does not stay open."""
+and bad input get clear envelopes, an abandoned download does not stay open, uploads wait for
+the concurrency bound, and without a storage account the file routes answer 503."""
 
 from __future__ import annotations
 
