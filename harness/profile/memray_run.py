@@ -129,7 +129,7 @@ def check(spec: TargetSpec, backend: str) -> None:
 
 def profiled_spec(spec: TargetSpec, run_dir: Path) -> TargetSpec:
     """The target spec whose command runs under memray, writing into run_dir/memray/."""
-    capture = capture_path(run_dir)
+    capture = capture_path(run_dir.resolve())  # the target runs in its workdir or a container
     capture.parent.mkdir(parents=True, exist_ok=True)
     env = {**spec.env, "PYTHONMALLOC": "malloc"}
     command = wrap_command(spec.command, capture)

@@ -104,6 +104,17 @@ def test_profiled_spec_sets_pythonmalloc_and_a_stop_signal_memray_survives(
     assert spec.writable_dirs == [tmp_path / MEMRAY_DIR]
 
 
+def test_the_capture_path_is_absolute_for_a_relative_run_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The target runs in its own workdir (or a container): `--out reports` must not put the
+    capture under the target's cwd."""
+    monkeypatch.chdir(tmp_path)
+    spec = profiled_spec(TargetSpec(), Path("reports/runs/r1"))
+    capture = spec.command[spec.command.index("-o") + 1]
+    assert capture == str(tmp_path / "reports/runs/r1" / MEMRAY_DIR / CAPTURE)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
