@@ -43,7 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--profile",
         choices=PROFILES,
         help="run the target under a profiler: memray records the native stacks of what it "
-        "still holds at exit (cgroup and process backends; overrides the scenario's)",
+        "still holds at exit (cgroup, process, or docker with memray in the image; overrides "
+        "the scenario's)",
     )
     parser.add_argument("--out", type=Path, help="where runs land (default reports/)")
     parser.add_argument("--config", type=Path, help="settings file (default leak-harness.toml)")
