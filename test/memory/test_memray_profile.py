@@ -1,6 +1,6 @@
 """`run --profile memray` on the bundled service: the native-malloc switch is a LEAK of class
 native whose top memray stack is the switch's own code, with a leaks flamegraph linked from the
-report; the clean service under memray is NO LEAK.
+report, in the sandbox and in a container; the clean service under memray is NO LEAK.
 
 memray slows the service about tenfold here (native stacks of every malloc, tracemalloc
 alongside), so the scenario is judged on ~150 requests: it declares the leak size it must tell
