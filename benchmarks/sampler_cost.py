@@ -56,6 +56,7 @@ def main() -> int:
     spec = TargetSpec()
     with StubProcess() as stub, tempfile.TemporaryDirectory() as tmp:
         values = {"upstream.azure-openai": stub.url, "upstream.azure-openai.key": stub.api_key}
+        values["upstream.azurite.key"] = ""  # no storage: an idle service does not use it
         env = {k: expand(v, values) for k, v in spec.env.items()}
         try:
             target: Target = CgroupTarget(spec, 2 << 30, 1.0)

@@ -8,6 +8,7 @@ import contextlib
 import ctypes
 import functools
 import gc
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,8 +94,24 @@ def process_memory() -> dict[str, float | int]:
             "vms_mb": round(info.vms / MIB, 2),
             "open_fds": process.num_fds(),
             "threads": process.num_threads(),
-            "connections": len(process.net_connections(kind="inet")),
+            "sockets": _open_sockets(),
         }
+
+
+def _open_sockets() -> int:
+    """Sockets among this process's fds. psutil's net_connections would parse the network
+    namespace's whole /proc/net tables on every poll (host-wide with host networking): ~8 ms of
+    CPU per call here, most of what a stats poll cost the service."""
+    directory = "/proc/self/fd"
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return 0
+    sockets = 0
+    for name in names:
+        with contextlib.suppress(OSError):
+            sockets += os.readlink(f"{directory}/{name}").startswith("socket:")
+    return sockets
 
 
 class _MallInfo2(ctypes.Structure):
