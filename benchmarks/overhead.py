@@ -31,7 +31,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "test")]
 
-from support.service import Request, api_requests, drive_timed  # noqa: E402
+from support.service import Request, api_requests, drive_timed, target_env  # noqa: E402
 
 from harness.profile import memray_run  # noqa: E402
 from harness.rundir import RunDirectory  # noqa: E402
@@ -40,7 +40,7 @@ from harness.sample.probes import AppStats  # noqa: E402
 from harness.sample.sampler import Sampler  # noqa: E402
 from harness.target.base import Target  # noqa: E402
 from harness.target.local import CgroupTarget, ProcessTarget  # noqa: E402
-from harness.target.spec import TargetSpec, expand  # noqa: E402
+from harness.target.spec import TargetSpec  # noqa: E402
 from harness.upstream.process import StubProcess  # noqa: E402
 
 MIB = 1024 * 1024
@@ -163,6 +163,17 @@ def harness_own_cost(seconds: int) -> str:
     )
 
 
+def _row(name: str, rounds: list[Round], reference: float) -> str:
+    """One line of the table: medians over the rounds, then each round's req/s."""
+    rps = statistics.median(r.rps for r in rounds)
+    return (
+        f"{name:<42} {rps:7.1f} {rps / reference:7.3f} "
+        f"{statistics.median(r.p50_ms for r in rounds):7.1f} "
+        f"{statistics.median(r.p95_ms for r in rounds):7.1f}  "
+        + " ".join(f"{r.rps:.0f}" for r in rounds)
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1500, help="requests per measurement")
@@ -172,9 +183,7 @@ def main() -> int:
     args = parser.parse_args()
     results: dict[str, list[Round]] = defaultdict(list)
     with StubProcess() as stub, tempfile.TemporaryDirectory() as tmp:
-        values = {"upstream.azure-openai": stub.url, "upstream.azure-openai.key": stub.api_key}
-        values["upstream.azurite.key"] = ""  # no storage: the measured routes do not use it
-        env = {k: expand(v, values) for k, v in TargetSpec().env.items()}
+        env = target_env(stub.url, stub.api_key)
         for number in range(1, args.rounds + 1):
             measure_round(env, Path(tmp), args.requests, results)
             if not args.no_memray:
@@ -184,24 +193,10 @@ def main() -> int:
     traced = statistics.median(r.rps for r in results[label(1, None)])
     print(f"\n{'configuration':<42} {'req/s':>7} {'vs off':>7} {'p50 ms':>7} {'p95 ms':>7}  rounds")
     for frames, interval in CONFIGS:
-        rounds = results[label(frames, interval)]
-        rps = statistics.median(r.rps for r in rounds)
-        versus = rps / (traced if interval is not None else baseline)
-        print(
-            f"{label(frames, interval):<42} {rps:7.1f} {versus:7.3f} "
-            f"{statistics.median(r.p50_ms for r in rounds):7.1f} "
-            f"{statistics.median(r.p95_ms for r in rounds):7.1f}  "
-            + " ".join(f"{r.rps:.0f}" for r in rounds)
-        )
+        reference = traced if interval is not None else baseline
+        print(_row(label(frames, interval), results[label(frames, interval)], reference))
     if results[MEMRAY]:
-        rounds = results[MEMRAY]
-        rps = statistics.median(r.rps for r in rounds)
-        print(
-            f"{MEMRAY:<42} {rps:7.1f} {rps / baseline:7.3f} "
-            f"{statistics.median(r.p50_ms for r in rounds):7.1f} "
-            f"{statistics.median(r.p95_ms for r in rounds):7.1f}  "
-            + " ".join(f"{r.rps:.0f}" for r in rounds)
-        )
+        print(_row(MEMRAY, results[MEMRAY], baseline))
     print("('vs off': sampler rows against tracemalloc 1 frame without sampler, others against")
     print(" the service with nothing on)\n")
     print(harness_own_cost(args.run_seconds))

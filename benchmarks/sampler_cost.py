@@ -9,17 +9,23 @@ that the target pays for)."""
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from harness.rundir import RunDirectory
-from harness.sample.probes import AppStats
-from harness.sample.sampler import Sampler
-from harness.target.base import Target
-from harness.target.local import CgroupTarget, ProcessTarget
-from harness.target.spec import TargetSpec, expand
-from harness.upstream.process import StubProcess
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "test")]
+
+from support.service import target_env  # noqa: E402
+
+from harness.rundir import RunDirectory  # noqa: E402
+from harness.sample.probes import AppStats  # noqa: E402
+from harness.sample.sampler import Sampler  # noqa: E402
+from harness.target.base import Target  # noqa: E402
+from harness.target.local import CgroupTarget, ProcessTarget  # noqa: E402
+from harness.target.spec import TargetSpec  # noqa: E402
+from harness.upstream.process import StubProcess  # noqa: E402
 
 
 def target_cpu(target: Target) -> float:
@@ -55,9 +61,7 @@ def main() -> int:
     args = parser.parse_args()
     spec = TargetSpec()
     with StubProcess() as stub, tempfile.TemporaryDirectory() as tmp:
-        values = {"upstream.azure-openai": stub.url, "upstream.azure-openai.key": stub.api_key}
-        values["upstream.azurite.key"] = ""  # no storage: an idle service does not use it
-        env = {k: expand(v, values) for k, v in spec.env.items()}
+        env = target_env(stub.url, stub.api_key)
         try:
             target: Target = CgroupTarget(spec, 2 << 30, 1.0)
         except Exception as exc:

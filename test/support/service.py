@@ -18,6 +18,7 @@ import psutil
 
 from harness.load.payloads import PayloadFactory, ResumeCase
 from harness.target.cgroup_fs import Cgroup
+from harness.target.spec import TargetSpec, expand
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -128,6 +129,14 @@ class ServiceProcess:
 
 
 Request = tuple[str, dict[str, Any]]
+
+
+def target_env(stub_url: str, stub_key: str) -> dict[str, str]:
+    """The default target's environment against the fake Azure OpenAI, without storage (the
+    file routes answer 503; nothing measured here uses them)."""
+    values = {"upstream.azure-openai": stub_url, "upstream.azure-openai.key": stub_key}
+    values["upstream.azurite.key"] = ""
+    return {k: expand(v, values) for k, v in TargetSpec().env.items()}
 
 
 def api_requests(seed: int = 7, pool: int = 24) -> Callable[[], Request]:
