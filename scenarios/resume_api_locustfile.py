@@ -1,7 +1,7 @@
 """Locust users of the AI Resume Advisor API: a weighted route mix like real traffic, with
-seeded payloads of realistic size (job descriptions 1.5-6 KB, HTML resumes 2.5-8 KB), and, with
-RESUME_API_FILE_USERS=1, a smaller share of users uploading, downloading, linking and deleting
-resume files (20 KB-3 MB).
+seeded payloads of realistic size (job descriptions 1.5-6 KB, HTML resumes 2.5-8 KB), and a
+smaller share of users uploading, downloading, linking and deleting resume files (20 KB-3 MB;
+RESUME_API_FILE_USERS=0 leaves them out).
 
 Many users send the same job description (a shared pool of cases), as on the real service.
 Run by the harness, or on its own: `locust -f scenarios/resume_api_locustfile.py --host URL`."""
@@ -23,6 +23,11 @@ _CASES: list[ResumeCase] = [PayloadFactory(_SEED).case() for _ in range(24)]
 _API_KEY = os.environ.get("CONTAINER_APP_API_KEY", "")
 _FILES: list[ResumeFile] = resume_files(_SEED)
 FILE_USERS_ENV = "RESUME_API_FILE_USERS"
+_SAID_NO_STORAGE = False
+
+
+def _idle(user: object) -> None:
+    """The only task of a resume file user whose service has no storage account."""
 
 
 class ResumeApiUser(FastHttpUser):
@@ -94,9 +99,7 @@ class ResumeFilesUser(FastHttpUser):
     tab closed mid-download), SAS URL, delete. Each user keeps at most 4 files of its own."""
 
     weight = 1
-    # Opt-in (RESUME_API_FILE_USERS=1) until the scenarios' thresholds and the detection matrix
-    # are measured with files in the mix: megabyte uploads widen the memory noise of a short run.
-    abstract = os.environ.get(FILE_USERS_ENV, "0") != "1"
+    abstract = os.environ.get(FILE_USERS_ENV, "1") == "0"
     wait_time = between(0.05, 0.25)
     keep = 4
 
@@ -106,6 +109,28 @@ class ResumeFilesUser(FastHttpUser):
         self.ids: list[str] = []
         # abandoned downloads need a client that can hang up mid-body
         self.raw = httpx.Client(base_url=self.host or "", headers=self.headers, timeout=60)
+        if not self._storage_configured():
+            self.tasks = [_idle]
+
+    def _storage_configured(self) -> bool:
+        """A service started without a storage account answers the file routes with 503
+        STORAGE_NOT_CONFIGURED: this user then only waits (said once), rather than filling
+        Locust's failures with what the service was never set up to do."""
+        global _SAID_NO_STORAGE
+        try:
+            probe = self.raw.get(f"/api/v1/resumes/{'0' * 32}")
+        except httpx.HTTPError:
+            return True  # the tasks will report it as failures
+        if "STORAGE_NOT_CONFIGURED" not in probe.text:
+            return True
+        if not _SAID_NO_STORAGE:
+            _SAID_NO_STORAGE = True
+            print(
+                "resume file users idle: the service has no storage account "
+                f"(set {FILE_USERS_ENV}=0 to leave them out)",
+                flush=True,
+            )
+        return False
 
     def on_stop(self) -> None:
         self.raw.close()
