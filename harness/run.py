@@ -57,6 +57,10 @@ class Interrupted(Exception):
         self.signum = signum
 
 
+#: after the load stops, what requests still in flight get to finish before the GC
+IN_FLIGHT_SETTLE_S = 1.0
+
+
 @dataclass
 class RunResult:
     run_dir: Path
@@ -331,19 +335,32 @@ class Run:
         self._snapshot(snaps, target, f"{len(self.stages) + 1:02d}-after-cleanup")
 
     def _ask_cleanup(self, run: RunDirectory, url: str) -> None:
-        """The app's own GC and clear-cache endpoints, as operators would call them."""
+        """The app's own GC and clear-cache endpoints, as operators would call them. The load
+        has just stopped: the requests still in flight finish first, and between the GC and the
+        clear-cache the sampler takes a sample or two of what the collection left, which the
+        verdict reads as what is kept (`harness/analyze/kept.py`)."""
         endpoints = self.settings.target.memory_endpoints
         if endpoints is None:
             return
+        time.sleep(IN_FLIGHT_SETTLE_S)
         for name, path in (("gc", endpoints.gc), ("clear-cache", endpoints.clear_cache)):
             if not path:
                 continue
+            sent_at = round(time.time(), 3)
             try:
                 response = httpx.post(url + path, timeout=30)
                 body = response.json() if response.content else {}
-                run.event("cleanup", action=name, status=response.status_code, answer=body)
+                run.event(
+                    "cleanup",
+                    action=name,
+                    sent_at=sent_at,
+                    status=response.status_code,
+                    answer=body,
+                )
             except (httpx.HTTPError, ValueError) as exc:
-                run.event("cleanup", action=name, error=str(exc))
+                run.event("cleanup", action=name, sent_at=sent_at, error=str(exc))
+            if name == "gc":
+                time.sleep(max(1.0, 2.5 * self.scenario.sample_interval_s))
 
     def _check_monitoring(self, run: RunDirectory, url: str) -> None:
         """Each read-only memory endpoint answers valid data (a checklist item)."""

@@ -24,6 +24,18 @@ TARGET_LOG = "target.log"
 HEAP_DIR = "heap"
 LOCUST_PREFIX = "locust"
 
+
+def read_events(run_dir: Path) -> list[dict[str, Any]]:
+    """events.jsonl's records (a half-written last line of a killed run skipped)."""
+    events = []
+    for line in (run_dir / EVENTS_JSONL).read_text(encoding="utf-8").splitlines():
+        try:
+            events.append(json.loads(line))
+        except ValueError:
+            continue
+    return events
+
+
 _SECRET = re.compile(r"(key|secret|token|password|connection.?string)", re.IGNORECASE)
 
 

@@ -17,7 +17,7 @@ import yaml
 
 from harness.analyze.verdict import INCONCLUSIVE, LEAK, Verdict, load_samples
 from harness.profile.memray_run import profiled_run
-from harness.rundir import EVENTS_JSONL, RUN_JSON
+from harness.rundir import RUN_JSON, read_events
 
 PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
 MIB = 1024 * 1024
@@ -53,11 +53,6 @@ def limits_for(meta: Mapping[str, Any], environ: Mapping[str, str] | None = None
         if environ.get(name):
             values[key] = float(environ[name])
     return Limits(**values)
-
-
-def _events(run_dir: Path) -> list[dict[str, Any]]:
-    lines = (run_dir / EVENTS_JSONL).read_text(encoding="utf-8").splitlines()
-    return [json.loads(line) for line in lines if line.strip()]
 
 
 def _mb(value: float | None) -> str:
@@ -269,7 +264,7 @@ PROFILED = (
 def run_checklist(run_dir: Path, verdict: Verdict) -> list[Item]:
     meta = json.loads((run_dir / RUN_JSON).read_text(encoding="utf-8"))
     rows = load_samples(run_dir)
-    events = _events(run_dir)
+    events = read_events(run_dir)
     limits = limits_for(meta)
     items = [
         check_no_leak(verdict),

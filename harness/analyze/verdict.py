@@ -2,7 +2,9 @@
 kind of memory grows.
 
 Only the measured load phases count (warm-up, idle and cleanup are excluded), and growth is
-per request, so a faster or slower run of the same service gives the same figure."""
+per request, so a faster or slower run of the same service gives the same figure. A memory
+series that grew is a leak only if it kept that growth once the load stopped and the garbage
+was collected (`harness/analyze/kept.py`)."""
 
 from __future__ import annotations
 
@@ -15,14 +17,17 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+from harness.analyze.kept import after_collection, kept
 from harness.analyze.trend import Trend, trend
 from harness.profile.memray_report import HEAP_SERIES, attach_heap
-from harness.rundir import RUN_JSON, SAMPLES_CSV
+from harness.rundir import RUN_JSON, SAMPLES_CSV, read_events
 
 MIB = 1 << 20
 
 #: how a memory series that grows by less than the threshold is described
 UNDER = "grows, but under"
+#: how a memory series that grew under load but gave it back is described
+NOT_KEPT = "grew under load, but did not keep it"
 
 LEAK = "LEAK"
 NO_LEAK = "NO LEAK"
@@ -79,6 +84,9 @@ class SeriesGrowth:
     trend: dict[str, Any] | None
     #: counts toward the verdict (a series can be shown only: see `_shown_only`)
     judged: bool = True
+    #: of a memory series that grew: what it kept per request once the load stopped and the
+    #: garbage was collected (None: not grown, or no such reading)
+    kept_bytes_per_request: float | None = None
 
 
 @dataclass
@@ -242,8 +250,20 @@ def _no_leak_or_inconclusive(
     )
 
 
+def _not_kept(per_request: float, rules: Rules) -> str:
+    return (
+        f"{NOT_KEPT}: once the load stopped and the garbage was collected it held "
+        f"{per_request:,.0f} B/request over the window's start, under "
+        f"{rules.leak_bytes_per_request:,.0f} (what requests held in flight)"
+    )
+
+
 def judge(run_dir: Path, rules: Rules) -> Verdict:
-    rows, note = measured_rows(load_samples(run_dir))
+    samples = load_samples(run_dir)
+    rows, note = measured_rows(samples)
+    after = after_collection(
+        samples, read_events(run_dir), float(rows[-1]["time"]) if rows else math.inf
+    )
     requests = _column(rows, "requests")
     measured = int(requests[-1] - requests[0]) if len(requests) > 1 else 0
     series: list[SeriesGrowth] = []
@@ -255,10 +275,16 @@ def judge(run_dir: Path, rules: Rules) -> Verdict:
             continue
         found = trend(requests, values)
         shown_only = _shown_only(name, trends) if name in MEMORY_SERIES else None
+        kept_per_request: float | None = None
         if shown_only is not None:
             is_leak, reason = False, shown_only
         elif name in MEMORY_SERIES:
             is_leak, reason = _judge_memory(name, found, rules)
+            held = kept(requests, values, _column(after, name)) if is_leak else None
+            if held is not None:
+                kept_per_request = held.per_request
+                if kept_per_request < rules.leak_bytes_per_request:
+                    is_leak, reason = False, _not_kept(kept_per_request, rules)
         else:
             is_leak, reason = _judge_resource(name, found)
         unit = "B/request" if name in MEMORY_SERIES else "per request"
@@ -271,6 +297,7 @@ def judge(run_dir: Path, rules: Rules) -> Verdict:
                 reason,
                 asdict(found) if found else None,
                 judged=shown_only is None,
+                kept_bytes_per_request=kept_per_request,
             )
         )
         if found is not None:
@@ -299,6 +326,12 @@ def judge(run_dir: Path, rules: Rules) -> Verdict:
         verdict, reason = INCONCLUSIVE, "no memory series with enough samples in the load phases"
     else:
         verdict, reason, deciding = _no_leak_or_inconclusive(trends, rules, deciding)
+        given_back = next((s for s in series if s.name == deciding), None)
+        if verdict == INCONCLUSIVE and given_back and given_back.kept_bytes_per_request:
+            reason += (
+                f" (it grew under load but kept {given_back.kept_bytes_per_request:,.0f} "
+                "B/request once the load stopped and the garbage was collected)"
+            )
         under = [s for s in series if s.name in MEMORY_SERIES and s.reason.startswith(UNDER)]
         if verdict == NO_LEAK and under:
             # a small leak is still growth: say so, with its size, rather than "no growth"

@@ -194,6 +194,11 @@ PROPERTIES: dict[str, Any] = {
                 "reason": {"type": "string"},
                 "trend": {"oneOf": [{"type": "null"}, TREND]},
                 "judged": {"type": "boolean", "description": "counts toward the verdict"},
+                "kept_bytes_per_request": {
+                    **_NUMBER_OR_NULL,
+                    "description": "of a memory series that grew: what it still held per "
+                    "request once the load stopped and the garbage was collected",
+                },
             },
             required=["name", "label", "unit", "leaking", "reason", "trend"],
         ),

@@ -116,6 +116,13 @@ def test_remote_backend_reads_the_apps_own_memory(stub: StubProcess, tmp_path: P
         assert meta["target_backend"]["backend"] == "remote"
         assert all(row["rss"] for row in samples)  # from /api/v1/memory/stats
         assert service.process.poll() is None  # the harness does not stop what it did not start
+    # a service without a storage account: the resume file users only wait, and say so once
+    run_dir = run_dir_of(done)
+    log = (run_dir / "locust.log").read_text()
+    assert log.count("resume file users idle: the service has no storage account") == 1, log
+    with (run_dir / "locust_stats.csv").open() as stats:
+        names = {row["Name"] for row in csv.DictReader(stats)}
+    assert not {name for name in names if name.startswith("resumes-")}, names
 
 
 @needs_cgroup

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
@@ -162,3 +163,87 @@ def test_the_tightest_evidence_decides_and_gives_the_estimate(tmp_path: Path) ->
     assert verdict.deciding_series == "app_heap"
     assert verdict.interval is not None and verdict.interval[0] > container.trend["low"]
     assert verdict.interval[0] <= 4096.0 <= verdict.interval[1]
+
+
+def make_held_run(tmp_path: Path, kept: float = 0.0, cleanup: bool = True) -> Path:
+    """A quick run with files in the mix: the floor creeps by 200 B/request (bounded state
+    filling), and late in the window downloads hold their 1 MiB chunks, 2 MiB by 90% of it
+    and to its end (seen in clean runs, where the trend read it as growth). `kept`
+    bytes/request are a real leak on top. With `cleanup`, the run ends as the harness ends it:
+    GC, two samples, clear-cache."""
+    rng = random.Random(11)
+    run = RunDirectory.create(tmp_path, "synthetic", {})
+    samples = 160
+    events = []
+
+    def sample(i: int, phase: str, requests: int, held: float) -> None:
+        wobble = rng.gauss(0, 30_000)
+        run.sample(
+            Sample(
+                time=float(i) / 2,
+                elapsed_s=float(i) / 2,
+                phase=phase,
+                requests=requests,
+                failures=0,
+                users=8,
+                working_set=int(120 * MIB + wobble),
+                rss=int(130 * MIB + wobble),
+                app_heap=int(8 * MIB + 0.5 * held + wobble / 2),
+                app_malloc=int(36 * MIB + held + wobble),
+                threads=4,
+            )
+        )
+
+    for i in range(samples):
+        requests = i * 17
+        late = (i - 10) / (samples - 10)  # how far into the window
+        in_flight = 2 * MIB * min(1.0, max(0.0, (late - 0.6) / 0.3))
+        retained = (200.0 + kept) * max(0, requests - 170)
+        sample(i, "warm-up" if i < 10 else "load-1", requests, retained + in_flight)
+    end = samples * 17
+    retained = (200.0 + kept) * (end - 170)
+    if cleanup:
+        events.append(
+            {"time": samples / 2 + 1.2, "event": "cleanup", "action": "gc", "status": 200}
+        )
+        for i in range(samples + 3, samples + 5):
+            sample(i, "cleanup", end, retained)  # the download is gone with the load
+        events.append(
+            {
+                "time": samples / 2 + 3,
+                "sent_at": samples / 2 + 2.6,
+                "event": "cleanup",
+                "action": "clear-cache",
+                "status": 200,
+            }
+        )
+        sample(samples + 6, "cleanup", end, 0.0)  # clear-cache empties what a cache kept
+    run.close()
+    with (run.path / "events.jsonl").open("a") as handle:
+        handle.writelines(json.dumps(event) + "\n" for event in events)
+    return run.path
+
+
+def test_growth_given_back_when_the_load_stops_is_not_a_leak(tmp_path: Path) -> None:
+    """Without the reading after the collection the held chunk is a LEAK (the test can fail);
+    with it, malloc in use kept ~200 B/request, under the threshold: not a leak, and not a
+    NO LEAK either (its interval still reaches the threshold)."""
+    rules = Rules(leak_bytes_per_request=512)
+    trend_only = judge(make_held_run(tmp_path / "trend-only", cleanup=False), rules)
+    assert trend_only.verdict == LEAK and trend_only.deciding_series == "app_malloc"
+    verdict = judge(make_held_run(tmp_path / "with-cleanup"), rules)
+    assert verdict.verdict == INCONCLUSIVE, verdict.reason
+    assert "kept" in verdict.reason and "once the load stopped" in verdict.reason
+    malloc = next(s for s in verdict.series if s.name == "app_malloc")
+    assert not malloc.leaking and malloc.reason.startswith("grew under load, but did not keep")
+    assert malloc.kept_bytes_per_request == pytest.approx(200, abs=60)
+
+
+def test_a_leak_keeps_what_it_took_and_a_cache_clear_does_not_hide_it(tmp_path: Path) -> None:
+    """A leak of 1 KiB/request under the same held chunk is still there after the GC; the
+    clear-cache after it (which would empty an unbounded cache) is not what is read."""
+    verdict = judge(make_held_run(tmp_path, kept=1024.0), Rules(leak_bytes_per_request=512))
+    assert verdict.verdict == LEAK, verdict.reason
+    malloc = next(s for s in verdict.series if s.name == "app_malloc")
+    assert malloc.leaking and malloc.kept_bytes_per_request is not None
+    assert malloc.kept_bytes_per_request == pytest.approx(1224, rel=0.1)
