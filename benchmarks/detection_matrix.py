@@ -4,11 +4,11 @@ alarm rate, the median time to verdict, and the smallest rate caught 95% of the 
 
     .venv/bin/python benchmarks/detection_matrix.py [--scenario quick] [--repeats 3]
         [--clean-runs 20] [--rates 256,1024,4096,16384] [--switches a,b] [--out DIR]
-        [--resume | --reanalyze] [--leak-threshold B] [--backend cgroup|docker] [--file-users]
+        [--resume | --reanalyze] [--leak-threshold B] [--backend cgroup|docker] [--no-file-users]
 
 Each run is a real `leak-harness run` (the cgroup sandbox, or a Docker container) followed by
-`leak-harness analyze`; --file-users puts the resume file users (uploads, downloads, SAS links,
-deletes on Azurite) in the mix, as the blob storage switches need;
+`leak-harness analyze`; the resume file users (uploads, downloads, SAS links, deletes on
+Azurite) are in the mix, as the blob storage switches need (--no-file-users leaves them out);
 results are appended to a JSON-lines file as they come, so a long matrix can be stopped and
 resumed with --resume."""
 
@@ -40,7 +40,7 @@ EXPECTED = {
     "native-malloc": {"native"},
     "shm-spill": {"container-only"},
 }
-#: the blob storage switches (they need --file-users): what each leaks is held in the heap
+#: the blob storage switches (they need the file users): what each leaks is held in the heap
 BLOB_EXPECTED = {
     name: {"python-heap"}
     for name in (
@@ -172,7 +172,7 @@ def main() -> int:
     parser.add_argument("--switches", default=",".join(EXPECTED))
     parser.add_argument("--backend", choices=["cgroup", "docker"], default="cgroup")
     parser.add_argument(
-        "--file-users", action="store_true", help="resume file users in the mix (Azurite)"
+        "--no-file-users", action="store_true", help="leave the resume file users out"
     )
     parser.add_argument("--out", type=Path, default=Path("/tmp/leak-harness-matrix"))
     parser.add_argument("--resume", action="store_true", help="keep results already in --out")
@@ -218,7 +218,7 @@ def main() -> int:
         if done_counts[leak] > 0:
             done_counts[leak] -= 1
             continue
-        env = {"RESUME_API_FILE_USERS": "1"} if args.file_users else {}
+        env = {"RESUME_API_FILE_USERS": "0"} if args.no_file_users else {}
         result = one_run(args.scenario, args.out / "reports", leak, rules, args.backend, env)
         results.append(result)
         with log.open("a") as handle:
