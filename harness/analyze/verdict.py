@@ -327,7 +327,7 @@ def judge(run_dir: Path, rules: Rules) -> Verdict:
     else:
         verdict, reason, deciding = _no_leak_or_inconclusive(trends, rules, deciding)
         given_back = next((s for s in series if s.name == deciding), None)
-        if verdict == INCONCLUSIVE and given_back and given_back.kept_bytes_per_request:
+        if verdict == INCONCLUSIVE and given_back and given_back.reason.startswith(NOT_KEPT):
             reason += (
                 f" (it grew under load but kept {given_back.kept_bytes_per_request:,.0f} "
                 "B/request once the load stopped and the garbage was collected)"
