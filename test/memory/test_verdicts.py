@@ -32,6 +32,12 @@ tracemalloc_frames = 1
 leak_bytes_per_request = 1024
 """
 
+#: The short scenario's ~900 requests are judged on the analysis routes alone: with megabyte
+#: uploads in the mix, container anon+shm moves by megabyte steps, and a clean 35-second run
+#: could not rule out 1 KiB/request (INCONCLUSIVE, upper bound 6,488 B/request, in CI). Files in
+#: the mix are judged in the quick scenario (test_blob_leaks.py, benchmarks/RESULTS.md).
+ANALYSIS_ROUTES_ONLY = {"RESUME_API_FILE_USERS": "0"}
+
 #: switch -> the class the verdict must put it in first
 EXPECTED = {
     "telemetry-buffer": "python-heap",
@@ -57,10 +63,12 @@ BACKEND = sandbox_backend()
 def run_and_judge(
     tmp_path: Path, *extra: str, env: dict[str, str] | None = None
 ) -> dict[str, object]:
-    """The short scenario in the sandbox, judged."""
+    """The short scenario in the sandbox, judged; without the resume file users unless `env`
+    asks for them."""
     scenario = tmp_path / "short.toml"
     scenario.write_text(SHORT)
     out = tmp_path / "reports"
+    env = {**ANALYSIS_ROUTES_ONLY, **(env or {})}
     return run_and_analyze(scenario, out, "--backend", BACKEND, *extra, env=env, timeout_s=300)
 
 
