@@ -23,9 +23,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-import httpx
-
 from harness import __version__
+from harness.app_endpoints import ask_cleanup, check_monitoring
 from harness.config import RunSettings
 from harness.load.locust_process import DEFAULT_LOCUSTFILE, LocustProcess
 from harness.load.scenario import Scenario, Stage, plan
@@ -55,10 +54,6 @@ class Interrupted(Exception):
     def __init__(self, signum: int) -> None:
         super().__init__(signal.Signals(signum).name)
         self.signum = signum
-
-
-#: after the load stops, what requests still in flight get to finish before the GC
-IN_FLIGHT_SETTLE_S = 1.0
 
 
 @dataclass
@@ -242,7 +237,8 @@ class Run:
                 lambda: locust.progress() if locust else None,
                 app_stats,
             )
-            self._check_monitoring(run, url)
+            if settings.target.memory_endpoints is not None:
+                check_monitoring(run, url, settings.target.memory_endpoints)
             startup = sampler.take()
             run.update(startup={"working_set": startup.working_set, "rss": startup.rss})
             self._snapshot(snapshots, target, "start")  # tracing from here on
@@ -335,57 +331,9 @@ class Run:
         self._snapshot(snaps, target, f"{len(self.stages) + 1:02d}-after-cleanup")
 
     def _ask_cleanup(self, run: RunDirectory, url: str) -> None:
-        """The app's own GC and clear-cache endpoints, as operators would call them. The load
-        has just stopped: the requests still in flight finish first, and between the GC and the
-        clear-cache the sampler takes a sample or two of what the collection left, which the
-        verdict reads as what is kept (`harness/analyze/kept.py`)."""
         endpoints = self.settings.target.memory_endpoints
-        if endpoints is None:
-            return
-        time.sleep(IN_FLIGHT_SETTLE_S)
-        for name, path in (("gc", endpoints.gc), ("clear-cache", endpoints.clear_cache)):
-            if not path:
-                continue
-            sent_at = round(time.time(), 3)
-            try:
-                response = httpx.post(url + path, timeout=30)
-                body = response.json() if response.content else {}
-                run.event(
-                    "cleanup",
-                    action=name,
-                    sent_at=sent_at,
-                    status=response.status_code,
-                    answer=body,
-                )
-            except (httpx.HTTPError, ValueError) as exc:
-                run.event("cleanup", action=name, sent_at=sent_at, error=str(exc))
-            if name == "gc":
-                time.sleep(max(1.0, 2.5 * self.scenario.sample_interval_s))
-
-    def _check_monitoring(self, run: RunDirectory, url: str) -> None:
-        """Each read-only memory endpoint answers valid data (a checklist item)."""
-        endpoints = self.settings.target.memory_endpoints
-        if endpoints is None:
-            return
-        expected = {"health": "status", "stats": "process"}
-        for name, path in (("health", endpoints.health), ("stats", endpoints.stats)):
-            if not path:
-                continue
-            problem = None
-            status = None
-            try:
-                response = httpx.get(url + path, timeout=10)
-                status = response.status_code
-                data = response.json().get("data") if response.is_success else None
-                if status != 200:
-                    problem = f"HTTP {status}"
-                elif not isinstance(data, dict) or expected[name] not in data:
-                    problem = f"no '{expected[name]}' in its data"
-            except (httpx.HTTPError, ValueError, AttributeError) as exc:
-                problem = type(exc).__name__
-            run.event(
-                "monitoring-check", endpoint=path, status=status, valid=not problem, problem=problem
-            )
+        if endpoints is not None:
+            ask_cleanup(run, url, endpoints, self.scenario.sample_interval_s)
 
     def _snapshot(self, snaps: HeapSnapshots, target: Target, name: str) -> None:
         if not self.settings.target.python or self.scenario.tracemalloc_frames == 0:
