@@ -10,13 +10,12 @@ between two, to be ranked first."""
 from __future__ import annotations
 
 import itertools
-import json
 import tracemalloc
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.rundir import EVENTS_JSONL, HEAP_DIR, SAMPLES_CSV
+from harness.rundir import HEAP_DIR, SAMPLES_CSV, read_events
 
 NOISE = (
     tracemalloc.__file__,
@@ -48,8 +47,7 @@ def _snapshot_requests(run_dir: Path) -> dict[str, int]:
     import csv
 
     taken: dict[str, float] = {}
-    for line in (run_dir / EVENTS_JSONL).read_text(encoding="utf-8").splitlines():
-        event = json.loads(line)
+    for event in read_events(run_dir):
         if event.get("event") == "heap-snapshot" and event.get("file"):
             taken[event["file"]] = float(event["time"])
     with (run_dir / SAMPLES_CSV).open(encoding="utf-8") as handle:
