@@ -33,7 +33,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "test")]
 
 from support.service import Request, api_requests, drive_timed, target_env  # noqa: E402
 
-from harness.profile import memray_run  # noqa: E402
+from harness.run import memray as memray_run  # noqa: E402
 from harness.rundir import RunDirectory  # noqa: E402
 from harness.sample.heap import HeapSnapshots, agent_env  # noqa: E402
 from harness.sample.probes import AppStats  # noqa: E402

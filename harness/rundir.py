@@ -23,6 +23,18 @@ EVENTS_JSONL = "events.jsonl"
 TARGET_LOG = "target.log"
 HEAP_DIR = "heap"
 LOCUST_PREFIX = "locust"
+MEMRAY_DIR = "memray"  # a run profiled with memray: its capture and what was read from it
+CAPTURE = "capture.bin"
+
+
+def capture_path(run_dir: Path) -> Path:
+    """Where memray writes the capture of a profiled run."""
+    return run_dir / MEMRAY_DIR / CAPTURE
+
+
+def profiled_run(meta: Mapping[str, Any]) -> bool:
+    """Was this run (its run.json) profiled with memray?"""
+    return (meta.get("profile") or {}).get("tool") == "memray"
 
 
 def read_events(run_dir: Path) -> list[dict[str, Any]]:

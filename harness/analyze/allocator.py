@@ -2,12 +2,12 @@
 Python heap does not, is it a true native leak, or memory the C allocator keeps after it was
 freed (holes between live blocks, per-thread arenas, large buffers let into the heap by glibc's
 dynamic mmap threshold)? Both look the same in one run. The diagnosis reruns the scenario with
-allocator settings that give freed memory back (harness/profile/allocator_rerun.py) and
+allocator settings that give freed memory back (harness/workflows/allocator_check.py) and
 compares growth per request: a leak's growth persists, retention's goes away.
 
 This module is the judgement and its evidence, from run directories alone: each run's growth
 per request of the resident series, malloc in use and the Python heap (Theil-Sen with 95%
-intervals, harness/analyze/trend.py), what the cleanup's GC and malloc_trim(0) gave back, and
+intervals, harness/analyze/growth.py), what the cleanup's GC and malloc_trim(0) gave back, and
 the difference before - after with its interval (the two standard errors in quadrature).
 Written as allocator.json into the diagnosed run, read back by analyze and the reports."""
 
@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.analyze.trend import Z95, Trend, trend
+from harness.analyze.growth import Z95, GrowthFit, fit_growth
 from harness.analyze.verdict import MIB, Rules, load_samples, measured_rows
 from harness.rundir import RUN_JSON
 
@@ -58,7 +58,7 @@ class Growth:
     env: dict[str, str]
     status: str
     requests: int  # in the judged window
-    series: dict[str, Trend]
+    series: dict[str, GrowthFit]
     #: bytes each series came down between the end of load and the cleanup's lowest sample
     #: (the cleanup asks the app to collect garbage; the bundled service also calls
     #: malloc_trim(0), which returns retained pages and not leaked ones)
@@ -71,7 +71,7 @@ class Growth:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Growth:
-        series = {name: Trend(**t) for name, t in (data.get("series") or {}).items()}
+        series = {name: GrowthFit(**t) for name, t in (data.get("series") or {}).items()}
         return cls(**{**data, "series": series})
 
 
@@ -143,11 +143,11 @@ class Diagnosis:
         )
 
 
-def _standard_error(found: Trend) -> float:
+def _standard_error(found: GrowthFit) -> float:
     return max(found.high - found.low, 0.0) / (2 * Z95)
 
 
-def change(series: str, before: Trend, after: Trend) -> Change:
+def change(series: str, before: GrowthFit, after: GrowthFit) -> Change:
     difference = before.slope - after.slope
     spread = Z95 * math.hypot(_standard_error(before), _standard_error(after))
     return Change(
@@ -155,7 +155,7 @@ def change(series: str, before: Trend, after: Trend) -> Change:
     )
 
 
-def _grows(found: Trend | None, rules: Rules) -> bool:
+def _grows(found: GrowthFit | None, rules: Rules) -> bool:
     """Growth the verdict would call a leak's size: significant, sustained, over the threshold
     and the minimum growth over the window."""
     return (
@@ -167,7 +167,7 @@ def _grows(found: Trend | None, rules: Rules) -> bool:
     )
 
 
-def _rate(found: Trend) -> str:
+def _rate(found: GrowthFit) -> str:
     return f"{found.slope:,.0f} B/request (95% CI {found.low:,.0f} .. {found.high:,.0f})"
 
 
@@ -313,10 +313,10 @@ def measure(run_dir: Path, allocator: str, env: dict[str, str], relative_to: Pat
     samples = load_samples(run_dir)
     rows, _ = measured_rows(samples)
     requests = [float(row["requests"] or "nan") for row in rows]
-    series: dict[str, Trend] = {}
+    series: dict[str, GrowthFit] = {}
     for name in SERIES:
         values = [float(row[name]) if row.get(name) else math.nan for row in rows]
-        found = trend(requests, values) if values else None
+        found = fit_growth(requests, values) if values else None
         if found is not None:
             series[name] = found
     counted = int(requests[-1] - requests[0]) if len(requests) > 1 else 0

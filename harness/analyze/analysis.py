@@ -15,11 +15,10 @@ from typing import Any
 
 from harness.analyze.allocator import Diagnosis, load_diagnosis
 from harness.analyze.checklist import FAIL, Item, run_checklist
+from harness.analyze.memray import MemrayReport, load_or_build
 from harness.analyze.suspects import Suspect, find_suspects
 from harness.analyze.verdict import INCONCLUSIVE, LEAK, Rules, Verdict, judge, load_samples
-from harness.profile.memray_report import MemrayReport, load_or_build
-from harness.profile.memray_run import profiled_run
-from harness.rundir import RUN_JSON
+from harness.rundir import RUN_JSON, profiled_run
 
 SCHEMA_VERSION = 1
 VERDICT_JSON = "verdict.json"

@@ -16,8 +16,7 @@ from typing import Any
 import yaml
 
 from harness.analyze.verdict import INCONCLUSIVE, LEAK, Verdict, load_samples
-from harness.profile.memray_run import profiled_run
-from harness.rundir import RUN_JSON, read_events
+from harness.rundir import RUN_JSON, profiled_run, read_events
 
 PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
 MIB = 1024 * 1024

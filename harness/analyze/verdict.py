@@ -17,9 +17,9 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+from harness.analyze.growth import GrowthFit, fit_growth
 from harness.analyze.kept import after_collection, kept
-from harness.analyze.trend import Trend, trend
-from harness.profile.memray_report import HEAP_SERIES, attach_heap
+from harness.analyze.memray import HEAP_SERIES, attach_heap
 from harness.rundir import RUN_JSON, SAMPLES_CSV, read_events
 
 MIB = 1 << 20
@@ -128,7 +128,7 @@ def _column(rows: list[dict[str, str]], name: str) -> list[float]:
     return [float(row[name]) if row.get(name) not in (None, "") else math.nan for row in rows]
 
 
-def _judge_memory(name: str, found: Trend | None, rules: Rules) -> tuple[bool, str]:
+def _judge_memory(name: str, found: GrowthFit | None, rules: Rules) -> tuple[bool, str]:
     if found is None:
         return False, "not enough samples"
     if not found.significant:
@@ -147,7 +147,7 @@ def _judge_memory(name: str, found: Trend | None, rules: Rules) -> tuple[bool, s
     return True, "sustained growth"
 
 
-def _judge_resource(name: str, found: Trend | None) -> tuple[bool, str]:
+def _judge_resource(name: str, found: GrowthFit | None) -> tuple[bool, str]:
     if found is None:
         return False, "not enough samples"
     if not (found.significant and found.sustained) or found.step:
@@ -157,7 +157,7 @@ def _judge_resource(name: str, found: Trend | None) -> tuple[bool, str]:
     return True, f"+{found.total_growth:.0f} over the window"
 
 
-def classify(leaking: dict[str, Trend]) -> list[str]:
+def classify(leaking: dict[str, GrowthFit]) -> list[str]:
     """What grows: resources, container-only (tmpfs/shm), native, python-heap."""
     classes = [f"resources:{name}" for name in RESOURCE_SERIES if name in leaking]
     ws = leaking.get("container_anon") or leaking.get("working_set")
@@ -205,7 +205,7 @@ def measured_rows(samples: list[dict[str, str]]) -> tuple[list[dict[str, str]], 
     return rows, note
 
 
-def _shown_only(name: str, trends: dict[str, Trend]) -> str | None:
+def _shown_only(name: str, trends: dict[str, GrowthFit]) -> str | None:
     """Why a memory series is shown but not judged, or None when it is judged."""
     if HEAP_SERIES in trends and name in PROFILER_INFLATED:
         return "shown, not judged: holds memray's own memory (memray's heap is judged)"
@@ -214,14 +214,14 @@ def _shown_only(name: str, trends: dict[str, Trend]) -> str | None:
     return None
 
 
-def _judged_memory(trends: dict[str, Trend]) -> list[str]:
+def _judged_memory(trends: dict[str, GrowthFit]) -> list[str]:
     """The memory series the verdict rests on (the working set only without anon+shm; in a
     profiled run, not those memray's own memory inflates)."""
     return [k for k in MEMORY_SERIES if k in trends and _shown_only(k, trends) is None]
 
 
 def _no_leak_or_inconclusive(
-    trends: dict[str, Trend], rules: Rules, deciding: str | None
+    trends: dict[str, GrowthFit], rules: Rules, deciding: str | None
 ) -> tuple[str, str, str | None]:
     """With nothing leaking, NO LEAK needs every judged memory series to rule out a leak of
     the threshold's size: its 95% interval must end below it (the confidence-interval form
@@ -267,13 +267,13 @@ def judge(run_dir: Path, rules: Rules) -> Verdict:
     requests = _column(rows, "requests")
     measured = int(requests[-1] - requests[0]) if len(requests) > 1 else 0
     series: list[SeriesGrowth] = []
-    leaking: dict[str, Trend] = {}
-    trends: dict[str, Trend] = {}
+    leaking: dict[str, GrowthFit] = {}
+    trends: dict[str, GrowthFit] = {}
     for name, label in {**MEMORY_SERIES, **RESOURCE_SERIES}.items():
         values = _column(rows, name)
         if not values or all(math.isnan(v) for v in values):
             continue
-        found = trend(requests, values)
+        found = fit_growth(requests, values)
         shown_only = _shown_only(name, trends) if name in MEMORY_SERIES else None
         kept_per_request: float | None = None
         if shown_only is not None:

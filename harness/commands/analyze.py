@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 from harness.analyze.analysis import Analysis, analyze, write_verdict
+from harness.analyze.memray import MemrayReport
 from harness.analyze.suspects import Suspect
 from harness.analyze.verdict import Verdict, rules_from_run
-from harness.profile.memray_report import MemrayReport
 from harness.rundir import RUN_JSON
 
 EXIT_PASS = 0

@@ -24,16 +24,16 @@ from harness.analyze.allocator import (
     SERIES,
     Diagnosis,
 )
-from harness.config import ConfigError, RunSettings, load_settings
 from harness.load.scenario import Scenario
-from harness.profile.allocator_rerun import (
+from harness.run.config import ConfigError, RunSettings, load_settings
+from harness.run.progress import Display
+from harness.rundir import RUN_JSON, SAMPLES_CSV, redact
+from harness.workflows.allocator_check import (
     SETTINGS,
     AllocatorCheckError,
     check,
     diagnose,
 )
-from harness.progress import Display
-from harness.rundir import RUN_JSON, SAMPLES_CSV, redact
 
 PROG = "leak-harness diagnose-allocator"
 EXIT_OK = 0

@@ -7,8 +7,8 @@ import importlib.util
 import uuid
 
 from harness.target.cgroup_fs import Cgroup, CgroupError
+from harness.target.docker_engine import docker_answers
 from harness.target.docker_image import LOCAL_BASE_IMAGE
-from harness.target.select import docker_answers
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

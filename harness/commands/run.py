@@ -9,12 +9,13 @@ import json
 import sys
 from pathlib import Path
 
-from harness.config import BACKENDS, ConfigError, load_settings
-from harness.load.scenario import ScenarioError, available, load_scenario
-from harness.profile import memray_run
-from harness.profile.memray_run import PROFILES, ProfileError
-from harness.progress import Display
-from harness.run import EXIT_USAGE, Run
+from harness.load.scenario import PROFILES, ScenarioError, available, load_scenario
+from harness.report.flamegraph import render_flamegraph
+from harness.run import memray as memray_run
+from harness.run.config import BACKENDS, ConfigError, load_settings
+from harness.run.leak_run import EXIT_USAGE, Run
+from harness.run.memray import ProfileError
+from harness.run.progress import Display
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -128,10 +129,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"leak-harness run: {exc}", file=sys.stderr)
         return EXIT_USAGE
     display = Display(quiet=settings.quiet or settings.json_output)
-    result = Run(settings, scenario, display).execute()
+    result = Run(settings, scenario, display, draw_flamegraph=render_flamegraph).execute()
     diagnosis = None
     if args.allocator_check and result.status not in ("error", "interrupted"):
-        from harness.profile.allocator_rerun import SETTINGS, diagnose
+        from harness.workflows.allocator_check import SETTINGS, diagnose
 
         diagnosis = diagnose(result.run_dir, settings, scenario, SETTINGS, display)
     display.close()

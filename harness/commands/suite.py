@@ -20,7 +20,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from harness.config import BACKENDS, ConfigError, load_settings
 from harness.load.scenario import ScenarioError, load_scenario, plan
 from harness.report.suite_runs import (
     EXIT_INFRA,
@@ -34,6 +33,7 @@ from harness.report.suite_runs import (
     new_suite,
     now,
 )
+from harness.run.config import BACKENDS, ConfigError, load_settings
 from harness.rundir import RUN_JSON
 
 PROG = "leak-harness suite"

@@ -13,11 +13,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from harness.profile.memray_run import Profile
-
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 
 Shape = Literal["steady", "stress", "spike", "cycles", "soak"]
+#: the profiler a run puts the target under (memray: native stacks; see harness/run/memray.py)
+Profile = Literal["none", "memray"]
+PROFILES: tuple[str, ...] = ("none", "memray")
 
 
 class ScenarioError(ValueError):

@@ -33,7 +33,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from harness.analyze.trend import Z95
+from harness.analyze.growth import Z95
 from harness.analyze.verdict import MEMORY_SERIES
 
 SERIES_ORDER = ("container_anon", "rss", "app_heap", "app_malloc", "working_set")

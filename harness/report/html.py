@@ -14,8 +14,8 @@ from typing import Any
 from harness.analyze.allocator import SERIES as ALLOCATOR_SERIES
 from harness.analyze.allocator import Diagnosis
 from harness.analyze.analysis import Analysis
+from harness.analyze.memray import MemrayReport, StackSite
 from harness.analyze.verdict import INCONCLUSIVE, LEAK
-from harness.profile.memray_report import MemrayReport, StackSite
 from harness.report.plots import Plot
 
 REPORT_HTML = "report.html"

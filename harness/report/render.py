@@ -9,6 +9,7 @@ from pathlib import Path
 from harness.analyze.analysis import Analysis
 from harness.analyze.checklist import limits_for
 from harness.analyze.verdict import load_samples
+from harness.report.flamegraph import draw_missing
 from harness.report.html import render_html
 from harness.report.junit import render_junit
 from harness.report.markdown import render_markdown
@@ -18,6 +19,8 @@ from harness.rundir import RUN_JSON
 
 def render_reports(run_dir: Path, analysis: Analysis) -> list[Path]:
     """The files written, report.html first."""
+    if analysis.memray is not None:  # stacks read without drawing: the flamegraph is drawn now
+        analysis.memray = draw_missing(run_dir, analysis.memray)
     meta = json.loads((run_dir / RUN_JSON).read_text(encoding="utf-8"))
     rows = load_samples(run_dir)
     plots = render_plots(run_dir, analysis, rows, limits_for(meta))

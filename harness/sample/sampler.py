@@ -2,7 +2,10 @@
 
 Ticks are scheduled on absolute times (no drift), and the request counts in a row are the
 load generator's cumulative counts read in the same tick, at most one progress interval
-(0.2 s) old, so counts and memory line up within one sampling interval."""
+(0.2 s) old, so counts and memory line up within one sampling interval.
+
+What it reads is given as protocols (below), not as the target and load classes: the run
+hands in its Target and Locust's progress, a benchmark or a test anything of that shape."""
 
 from __future__ import annotations
 
@@ -10,11 +13,49 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
-from harness.load.locust_process import Progress
 from harness.rundir import RunDirectory, Sample
 from harness.sample.probes import AppStats, ProcessTree
-from harness.target.base import Target
+
+
+class MemoryReading(Protocol):
+    """The container's own view of its memory, in bytes (harness.target.base.ContainerMemory)."""
+
+    @property
+    def usage(self) -> int: ...
+    @property
+    def working_set(self) -> int: ...
+    @property
+    def peak(self) -> int: ...
+    @property
+    def limit(self) -> int | None: ...
+    @property
+    def shmem(self) -> int | None: ...
+    @property
+    def oom_kills(self) -> int: ...
+    @property
+    def anon(self) -> int | None: ...
+
+
+class Sampled(Protocol):
+    """What the sampler reads of the target (harness.target.base.Target)."""
+
+    def container_memory(self) -> MemoryReading | None: ...
+    def pids(self) -> list[int]: ...
+
+
+class LoadProgress(Protocol):
+    """The load generator's cumulative counts (harness.load.locust_process.Progress)."""
+
+    @property
+    def requests(self) -> int: ...
+    @property
+    def failures(self) -> int: ...
+    @property
+    def users(self) -> int: ...
+    @property
+    def cpu_s(self) -> float: ...
 
 
 @dataclass
@@ -34,10 +75,10 @@ class Sampler:
     def __init__(
         self,
         run: RunDirectory,
-        target: Target,
+        target: Sampled,
         interval_s: float,
         phase: Callable[[], str],
-        progress: Callable[[], Progress | None],
+        progress: Callable[[], LoadProgress | None],
         app_stats: AppStats | None = None,
     ) -> None:
         self.run = run

@@ -35,7 +35,6 @@ from typing import TYPE_CHECKING, Any
 
 import psutil
 
-from harness.sample.heap import AGENT_DIR, HEAP_DIR_ENV
 from harness.target.base import (
     ContainerMemory,
     Limits,
@@ -154,7 +153,7 @@ class DockerTarget(Target):
         command = [expand(part, values) for part in self.spec.command] or None
         environment = {k: expand(v, values) for k, v in env.items()}
         environment.setdefault("PORT", str(port))
-        volumes = self._mounts(environment)
+        volumes = self._mounts()
         try:
             container = self.client.containers.create(
                 self.image,
@@ -191,17 +190,13 @@ class DockerTarget(Target):
         self.url = f"http://127.0.0.1:{port}"
         return self.url
 
-    def _mounts(self, environment: dict[str, str]) -> dict[str, dict[str, str]]:
-        """The heap agent works unchanged: its dir and the heap dir, at the host's paths;
-        so does what the target writes into `writable_dirs`."""
+    def _mounts(self) -> dict[str, dict[str, str]]:
+        """What the target reads (`readonly_dirs`: the heap agent) and writes into
+        (`writable_dirs`: the heap dir, a profiler's capture), bound at the host's paths, so
+        paths in its environment work unchanged."""
         volumes: dict[str, dict[str, str]] = {}
-        heap_dir = environment.get(HEAP_DIR_ENV)
-        if heap_dir:
-            heap = str(Path(heap_dir).resolve())
-            environment[HEAP_DIR_ENV] = heap
-            volumes[heap] = {"bind": heap, "mode": "rw"}
-        if str(AGENT_DIR) in environment.get("PYTHONPATH", "").split(":"):
-            volumes[str(AGENT_DIR)] = {"bind": str(AGENT_DIR), "mode": "ro"}
+        for directory in self.spec.readonly_dirs:
+            volumes[str(directory.resolve())] = {"bind": str(directory.resolve()), "mode": "ro"}
         for directory in self.spec.writable_dirs:
             directory.mkdir(parents=True, exist_ok=True)
             directory.chmod(0o777)  # the image's user is not the harness's

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.target.base import TargetError
+from harness.target.docker_engine import docker_answers
 from harness.target.spec import TargetSpec
 
 LOCAL_BASE_IMAGE = "leak-harness/bookworm-python:3.11"  # made by scripts/docker_setup.sh
@@ -155,8 +156,6 @@ def _given_or_built(client: Any, spec: TargetSpec, log: Callable[[str], None]) -
 
 def main() -> int:
     """Build (or find) the default target's image and print its tag."""
-    from harness.target.select import docker_answers
-
     why_not = docker_answers()
     if why_not is not None:
         print(f"docker_image: {why_not}", file=sys.stderr)

@@ -4,24 +4,10 @@ when one can be created, else a plain process, said loudly)."""
 from __future__ import annotations
 
 from harness.target.base import Target, TargetUnavailable
+from harness.target.docker_engine import docker_answers
 from harness.target.local import CgroupTarget, ProcessTarget
 from harness.target.remote import RemoteTarget
 from harness.target.spec import TargetSpec
-
-
-def docker_answers() -> str | None:
-    """None when a Docker engine answers, else why not."""
-    try:
-        import docker
-    except ImportError:
-        return "the docker SDK is not installed (pip install docker)"
-    try:
-        client = docker.from_env(timeout=5)
-        client.ping()
-        client.close()
-    except Exception as exc:  # the SDK raises many kinds; all mean "not usable"
-        return f"no Docker engine answers ({type(exc).__name__}: {str(exc)[:120]})"
-    return None
 
 
 def make_target(

@@ -70,6 +70,8 @@ class TargetSpec(BaseModel):
     # host directories the target writes into (a profiler's capture): a container gets each
     # bound at the same path, writable by its non-root user
     writable_dirs: list[Path] = Field(default_factory=list)
+    # host directories the target reads (the harness's heap agent), bound read-only likewise
+    readonly_dirs: list[Path] = Field(default_factory=list)
     container_port: int = 8000
     # remote backend
     url: str | None = None

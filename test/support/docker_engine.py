@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.target.select import docker_answers
+from harness.target.docker_engine import docker_answers
 
 WHY_NO_ENGINE = docker_answers()
 needs_engine = pytest.mark.skipif(WHY_NO_ENGINE is not None, reason=str(WHY_NO_ENGINE))

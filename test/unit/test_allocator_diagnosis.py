@@ -29,7 +29,7 @@ from harness.analyze.allocator import (
     measure,
     write_diagnosis,
 )
-from harness.analyze.trend import Trend, trend
+from harness.analyze.growth import GrowthFit, fit_growth
 from harness.analyze.verdict import Rules
 from harness.rundir import RunDirectory, Sample
 
@@ -37,12 +37,12 @@ MIB = 1 << 20
 RULES = Rules(leak_bytes_per_request=1024.0, min_leak_growth_mb=1.0)
 
 
-def series(per_request: float, seed: int, noise: float = 150_000.0) -> Trend:
+def series(per_request: float, seed: int, noise: float = 150_000.0) -> GrowthFit:
     """120 samples, 25 requests apart (3,000 requests), growing `per_request` bytes each."""
     rng = random.Random(seed)
     requests = [float(i * 25) for i in range(120)]
     values = [200 * MIB + per_request * x + rng.gauss(0, noise) for x in requests]
-    found = trend(requests, values)
+    found = fit_growth(requests, values)
     assert found is not None
     return found
 

@@ -13,8 +13,8 @@ import pytest
 from test_allocator_diagnosis import make_run
 
 from harness.analyze.allocator import NOT_APPLICABLE
-from harness.profile import allocator_rerun
-from harness.profile.allocator_rerun import (
+from harness.workflows import allocator_check as allocator_rerun
+from harness.workflows.allocator_check import (
     GLIBC_TUNED,
     JEMALLOC,
     TUNED,

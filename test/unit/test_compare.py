@@ -14,7 +14,7 @@ import pytest
 from support.synthetic import synthetic_run
 
 from harness.analyze.analysis import VERDICT_JSON, analyze, write_verdict
-from harness.analyze.trend import Z95
+from harness.analyze.growth import Z95
 from harness.analyze.verdict import Rules
 from harness.cli import main
 from harness.report.comparison import B_LESS, B_MORE, SAME, Growth, compare, pool, pool_growths

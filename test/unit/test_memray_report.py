@@ -17,19 +17,16 @@ import jsonschema
 import pytest
 from support.synthetic import synthetic_run
 
+from harness.analyze import memray as memray_report
 from harness.analyze.analysis import analyze, write_verdict
 from harness.analyze.checklist import run_checklist
+from harness.analyze.memray import Frame, is_noise, rank, site_of
 from harness.analyze.verdict import Rules, judge
-from harness.profile import memray_report
-from harness.profile.memray_report import Frame, is_noise, rank, site_of
-from harness.profile.memray_run import (
-    CAPTURE,
-    MEMRAY_DIR,
-    wrap_command,
-)
+from harness.report.flamegraph import render_flamegraph
 from harness.report.render import render_reports
 from harness.report.schema import VERDICT_SCHEMA
-from harness.rundir import RunDirectory, Sample
+from harness.run.memray import wrap_command
+from harness.rundir import CAPTURE, MEMRAY_DIR, RunDirectory, Sample
 
 MIB = 1 << 20
 
@@ -193,7 +190,7 @@ def test_a_real_capture_points_at_the_leaking_function(tmp_path: Path) -> None:
     (run_dir / "samples.csv").write_text("time,requests\n1,0\n2,500\n")
     _capture_of(LEAKY, run_dir)
     script = run_dir / "leaky.py"
-    report = memray_report.build(run_dir)
+    report = memray_report.build(run_dir, render_flamegraph)
     assert report is not None
     assert report.python_allocator == "malloc" and report.native_traces
     top = report.leaks[0]
@@ -288,7 +285,7 @@ def test_memray_sees_the_native_malloc_switch_at_its_own_code(tmp_path: Path) ->
         """,
         run_dir,
     )
-    report = memray_report.build(run_dir, flamegraph=False)
+    report = memray_report.build(run_dir)
     assert report is not None
     top = report.leaks[0]
     assert "resume_api/leaks.py" in top.site and "(leak)" in top.site, report.leaks[:3]

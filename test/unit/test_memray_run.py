@@ -10,14 +10,13 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.profile.memray_run import (
-    CAPTURE,
-    MEMRAY_DIR,
+from harness.run.memray import (
     ProfileError,
     check,
     profiled_spec,
     wrap_command,
 )
+from harness.rundir import CAPTURE, MEMRAY_DIR
 from harness.target.spec import TargetSpec
 
 CAP = Path("/runs/r1/memray/capture.bin")

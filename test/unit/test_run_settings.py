@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import ConfigError, load_settings, parse_size
+from harness.run.config import ConfigError, load_settings, parse_size
 from harness.rundir import redact
 
 

@@ -9,7 +9,7 @@ import signal
 import gevent
 import pytest
 
-from harness.run import Interrupted, _signals_raise
+from harness.run.leak_run import Interrupted, _signals_raise
 
 
 def test_sigint_during_another_greenlet_interrupts_the_run() -> None:

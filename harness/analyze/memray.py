@@ -15,7 +15,9 @@ keeps its bookkeeping in the target process, and it grows with the run: see the 
 
 The products land in <run>/memray/: `stacks.json` (this module's MemrayReport), `heap.csv`
 (time, RSS and heap from memray's snapshots) and `leaks-flamegraph.html` (`memray flamegraph
---leaks --no-web`: opens offline)."""
+--leaks --no-web`: opens offline). The flamegraph is a report (harness/report/flamegraph.py):
+it is drawn by the `Draw` its caller hands in, from the records this module read, so the
+capture is read once."""
 
 from __future__ import annotations
 
@@ -29,8 +31,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from harness.profile.memray_run import CAPTURE, MEMRAY_DIR
-from harness.rundir import SAMPLES_CSV
+from harness.rundir import CAPTURE, MEMRAY_DIR, SAMPLES_CSV
 
 STACKS_JSON = "stacks.json"
 FLAMEGRAPH_HTML = "leaks-flamegraph.html"
@@ -40,6 +41,8 @@ HEAP_STEP_S = 0.25  # memray snapshots every 10 ms; the harness samples every 0.
 REPORT_VERSION = 1
 TOP = 10
 MAX_FRAMES = 40
+#: the note of a report read without drawing its flamegraph (a report format draws it later)
+NOT_DRAWN = "flamegraph not requested"
 
 Frame = tuple[str, str, int]  # memray's (function, file, line)
 
@@ -281,38 +284,20 @@ class Stacked:
         return self.hybrid[:max_stacks]
 
 
-def render_flamegraph(reader: Any, records: Sequence[Stacked], output: Path) -> str | None:
-    """memray's leaks flamegraph (what `memray flamegraph --leaks --no-web` draws: it opens
-    offline) of `records`, into `output`; None when it worked, else why not. Drawn through
-    memray's reporter rather than its command: the command stops at the first stack memray
-    cannot merge, and draws the import system too (tens of MiB of page for a web service)."""
-    try:
-        from memray.reporters.flamegraph import FlameGraphReporter
-
-        reporter = FlameGraphReporter.from_snapshot(
-            records,  # type: ignore[arg-type]  # duck-typed AllocationRecords
-            memory_records=tuple(reader.get_memory_snapshots()),
-            native_traces=reader.metadata.has_native_traces,
-        )
-        with output.open("w", encoding="utf-8") as handle:
-            reporter.render(
-                handle,
-                reader.metadata,
-                show_memory_leaks=True,
-                merge_threads=True,
-                inverted=False,
-                no_web=True,
-            )
-    except Exception as exc:  # the reporter is not memray's public API: a failure is a note
-        output.unlink(missing_ok=True)
-        return f"no flamegraph: memray's reporter failed ({type(exc).__name__}: {exc})"
-    return None
+#: draws the leaks flamegraph of (memray's reader, the records to show) into a file; returns
+#: None when it worked, else why not (harness.report.flamegraph.render_flamegraph)
+Draw = Callable[[Any, Sequence[Stacked], Path], str | None]
 
 
-def build(run_dir: Path, flamegraph: bool = True) -> MemrayReport | None:
-    """Read the run's capture and write stacks.json (and the flamegraph); None without a
-    capture. Raises OSError or ValueError when the capture cannot be read (a target killed
-    before memray wrote it)."""
+def undrawn(report: MemrayReport) -> bool:
+    """Were the stacks read without drawing the flamegraph (no `Draw` was handed in)?"""
+    return report.flamegraph is None and report.note.endswith(NOT_DRAWN)
+
+
+def build(run_dir: Path, draw: Draw | None = None) -> MemrayReport | None:
+    """Read the run's capture and write stacks.json (and, with `draw`, the flamegraph); None
+    without a capture. Raises OSError or ValueError when the capture cannot be read (a target
+    killed before memray wrote it)."""
     import memray  # only where a capture is read: the reader is a native extension
 
     directory = run_dir / MEMRAY_DIR
@@ -333,9 +318,7 @@ def build(run_dir: Path, flamegraph: bool = True) -> MemrayReport | None:
         )
         write_heap_series(reader.get_memory_snapshots(), directory / HEAP_CSV)
         shown = [r for r in held_records if not r.noise]
-        problem = (
-            render_flamegraph(reader, shown, figure) if flamegraph else "flamegraph not requested"
-        )
+        problem = draw(reader, shown, figure) if draw is not None else NOT_DRAWN
     if meta.python_allocator != "malloc":
         notes.append(
             f"Python's allocator was {meta.python_allocator}, not malloc: held memory includes "
@@ -362,10 +345,13 @@ def build(run_dir: Path, flamegraph: bool = True) -> MemrayReport | None:
     return report
 
 
-def load_or_build(run_dir: Path, warn: Callable[[str], None] | None = None) -> MemrayReport | None:
+def load_or_build(
+    run_dir: Path, warn: Callable[[str], None] | None = None, draw: Draw | None = None
+) -> MemrayReport | None:
     """The report of a run profiled with memray: stacks.json when it is newer than the
-    capture, else built now. None, with a warning, for a run without a usable capture: that
-    costs the native stacks, never the verdict."""
+    capture, else built now (the flamegraph drawn by `draw`, when given). None, with a
+    warning, for a run without a usable capture: that costs the native stacks, never the
+    verdict."""
     directory = run_dir / MEMRAY_DIR
     capture, stacks = directory / CAPTURE, directory / STACKS_JSON
     if not capture.is_file() or capture.stat().st_size == 0:
@@ -381,7 +367,7 @@ def load_or_build(run_dir: Path, warn: Callable[[str], None] | None = None) -> M
             data = json.loads(stacks.read_text(encoding="utf-8"))
             if data.get("version") == REPORT_VERSION:
                 return MemrayReport.from_json(data)
-        return build(run_dir)
+        return build(run_dir, draw)
     except (OSError, ValueError, RuntimeError, TypeError, AssertionError) as exc:
         if warn is not None:
             warn(f"memray capture not read: {exc}")

@@ -24,20 +24,21 @@ from types import FrameType
 from typing import Any
 
 from harness import __version__
-from harness.app_endpoints import ask_cleanup, check_monitoring
-from harness.config import RunSettings
+from harness.analyze.memray import Draw
 from harness.load.locust_process import DEFAULT_LOCUSTFILE, LocustProcess
 from harness.load.scenario import Scenario, Stage, plan
 from harness.load.stress import knee
-from harness.profile import memray_run
-from harness.progress import Display
+from harness.run import memray as memray_run
+from harness.run.app_endpoints import ask_cleanup, check_monitoring
+from harness.run.config import RunSettings
+from harness.run.progress import Display
 from harness.rundir import LOCUST_PREFIX, TARGET_LOG, RunDirectory
-from harness.sample.heap import HeapSnapshots, agent_env
+from harness.sample.heap import AGENT_DIR, HeapSnapshots, agent_env
 from harness.sample.probes import AppStats
 from harness.sample.sampler import Sampler
 from harness.target.base import Target, TargetError
 from harness.target.select import make_target
-from harness.target.spec import expand
+from harness.target.spec import TargetSpec, expand
 from harness.upstream.launch import start_upstream
 from harness.upstream.process import StubStartError
 
@@ -144,12 +145,34 @@ def _environment() -> dict[str, Any]:
     }
 
 
+def _with_agent(spec: TargetSpec, heap_dir: Path) -> TargetSpec:
+    """The spec with what the heap agent needs bound into a container at the host's paths:
+    its code (read-only) and the heap directory it writes snapshots into."""
+    return spec.model_copy(
+        update={
+            "readonly_dirs": [*spec.readonly_dirs, AGENT_DIR],
+            "writable_dirs": [*spec.writable_dirs, heap_dir],
+        }
+    )
+
+
 class Run:
-    def __init__(self, settings: RunSettings, scenario: Scenario, display: Display) -> None:
+    """`draw_flamegraph`: the report that draws a memray capture's leaks flamegraph in a
+    profiled run (harness.report.flamegraph's, handed in from above; without it analyze
+    draws it when it renders the reports)."""
+
+    def __init__(
+        self,
+        settings: RunSettings,
+        scenario: Scenario,
+        display: Display,
+        draw_flamegraph: Draw | None = None,
+    ) -> None:
         self.settings = settings
         self.scenario = effective_scenario(scenario, settings)
         self.stages: list[Stage] = plan(self.scenario)
         self.display = display
+        self.draw_flamegraph = draw_flamegraph
         self.phase = ""
         self.run: RunDirectory | None = None
 
@@ -199,6 +222,12 @@ class Run:
             if profiled:
                 spec = memray_run.profiled_spec(spec, run.path)
                 run.update(profile=memray_run.recorded(spec))
+            frames = self.scenario.tracemalloc_frames
+            heap_dir = run.heap_dir.resolve()  # the same path in a container
+            snapshots = HeapSnapshots(heap_dir)
+            traced = spec.python and frames > 0
+            if traced:
+                spec = _with_agent(spec, heap_dir)
             target = stack.enter_context(
                 make_target(settings.backend, spec, settings.memory_limit, settings.cpus, profiled)
             )
@@ -212,10 +241,8 @@ class Run:
                 if spec.leak_env is None:
                     raise TargetError("this target has no leak switches (target.leak_env)")
                 env[spec.leak_env] = ",".join(settings.leaks)
-            frames = self.scenario.tracemalloc_frames
-            snapshots = HeapSnapshots(run.heap_dir)
-            if spec.python and frames > 0:
-                env.update(agent_env(run.heap_dir, frames, env.get("PYTHONPATH")))
+            if traced:
+                env.update(agent_env(heap_dir, frames, env.get("PYTHONPATH")))
 
             self._set_phase("startup")
             url = target.start(env, run.path / TARGET_LOG)
@@ -277,7 +304,7 @@ class Run:
             exit_state = target.stop(stop_s)
             run.event("target-stopped", returncode=exit_state.returncode if exit_state else None)
             if profiled:
-                memray_run.finish(run, self.display)
+                memray_run.finish(run, self.display, self.draw_flamegraph)
             return "completed", EXIT_OK, {}
 
     # -- the load ----------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from harness.profile.memray_run import Profile
+from harness.load.scenario import Profile
 from harness.target.spec import TargetSpec
 
 Backend = Literal["auto", "cgroup", "docker", "process", "remote"]

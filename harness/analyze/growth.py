@@ -25,7 +25,7 @@ MAX_POINTS = 400  # Theil-Sen is O(n^2): thin longer series evenly (the trend su
 
 
 @dataclass(frozen=True)
-class Trend:
+class GrowthFit:
     """Growth of one series per request, over the measured window."""
 
     n: int
@@ -166,7 +166,7 @@ def _step_explains_it(xs: list[float], ys: list[float], slope: float) -> bool:
     return True
 
 
-def trend(requests: list[float], values: list[float]) -> Trend | None:
+def fit_growth(requests: list[float], values: list[float]) -> GrowthFit | None:
     """Growth of `values` per request; None when the window is too short to say anything."""
     points = [(x, y) for x, y in zip(requests, values, strict=True) if not math.isnan(y)]
     if len(points) < 6 or points[-1][0] - points[0][0] <= 0:
@@ -177,7 +177,7 @@ def trend(requests: list[float], values: list[float]) -> Trend | None:
     second_slope, second_low, second_high, _, _ = _sen(xs[half:], ys[half:])
     standard_error = max(high - low, 0.0) / (2 * Z95)
     span = xs[-1] - xs[0]
-    return Trend(
+    return GrowthFit(
         n=len(points),
         slope=slope,
         low=low,

@@ -20,22 +20,19 @@ from __future__ import annotations
 import importlib.util
 import os
 import subprocess
-from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING
 
+from harness.analyze.memray import Draw, load_or_build
+from harness.rundir import capture_path
 from harness.target.docker_image import PROFILER_ARG
 from harness.target.spec import TargetSpec
 
 if TYPE_CHECKING:
-    from harness.progress import Display
+    from harness.run.progress import Display
     from harness.rundir import RunDirectory
     from harness.target.base import Target
 
-Profile = Literal["none", "memray"]
-PROFILES: tuple[str, ...] = ("none", "memray")
-MEMRAY_DIR = "memray"
-CAPTURE = "capture.bin"
 #: backends where the harness starts the target and can wrap its command (remote is not ours
 #: to restart); in docker, memray must be installed in the image
 BACKENDS = ("auto", "cgroup", "process", "docker")
@@ -57,17 +54,8 @@ class ProfileError(ValueError):
 
 
 def recorded(spec: TargetSpec) -> dict[str, object]:
-    """What run.json says of a profiled run (`profiled_run` reads it back)."""
+    """What run.json says of a profiled run (`rundir.profiled_run` reads it back)."""
     return {"tool": "memray", "command": spec.command}
-
-
-def profiled_run(meta: Mapping[str, Any]) -> bool:
-    """Was this run (its run.json) profiled with memray?"""
-    return (meta.get("profile") or {}).get("tool") == "memray"
-
-
-def capture_path(run_dir: Path) -> Path:
-    return run_dir / MEMRAY_DIR / CAPTURE
 
 
 def _is_python(executable: str) -> bool:
@@ -155,11 +143,9 @@ def stop_gently(target: Target) -> None:
         target.stop(STOP_TIMEOUT_S)
 
 
-def finish(run: RunDirectory, display: Display) -> None:
-    """The capture's stacks and flamegraph, while the run directory is fresh; analyze builds
-    them too when they are missing."""
-    from harness.profile import memray_report
-
+def finish(run: RunDirectory, display: Display, draw: Draw | None = None) -> None:
+    """The capture's stacks and (drawn by `draw`, a report the run is handed) flamegraph,
+    while the run directory is fresh; analyze builds them too when they are missing."""
     capture = capture_path(run.path)
     if not capture.is_file():
         run.event("memray-capture", file=None)
@@ -169,6 +155,6 @@ def finish(run: RunDirectory, display: Display) -> None:
         "memray-capture", file=str(capture.relative_to(run.path)), bytes=capture.stat().st_size
     )
     display.message("reading the memray capture")
-    report = memray_report.load_or_build(run.path, display.warning)
+    report = load_or_build(run.path, display.warning, draw)
     if report is not None:
         run.event("memray-report", flamegraph=report.flamegraph, note=report.note)

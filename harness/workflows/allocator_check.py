@@ -41,12 +41,11 @@ from harness.analyze.allocator import (
     write_diagnosis,
 )
 from harness.analyze.verdict import rules_from_run
-from harness.config import RunSettings
 from harness.load.scenario import Scenario
-from harness.profile.memray_run import profiled_run
-from harness.progress import Display
-from harness.run import Run
-from harness.rundir import RUN_JSON
+from harness.run.config import RunSettings
+from harness.run.leak_run import Run
+from harness.run.progress import Display
+from harness.rundir import RUN_JSON, profiled_run
 
 ALLOCATOR_DIR = "allocator"
 GLIBC_TUNED = "glibc-tuned"

@@ -1,1 +1,0 @@
-"""Profilers a run can put the target under (memray), and what their captures say."""

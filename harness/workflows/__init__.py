@@ -1,0 +1,1 @@
+"""Things that run runs: the allocator check's reruns, the suite of scenarios."""
