@@ -9,9 +9,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from harness import __version__
-
-EXIT_OK = 0
-EXIT_USAGE = 2
+from harness.errors import UsageError
+from harness.exit_codes import ExitCode
 
 #: the pipeline's commands, in the order --help lists them: harness/commands/<name>.py each
 #: (dashes as underscores)
@@ -44,7 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     for name, summary in COMMANDS.items():
-        _command_module(name).add_arguments(commands.add_parser(name, help=summary))
+        command = commands.add_parser(name, help=summary)
+        command.set_defaults(prog=command.prog)  # "leak-harness NAME": how it signs messages
+        _command_module(name).add_arguments(command)
     stub = commands.add_parser("stub", help="run a fake upstream service on loopback")
     stubs = stub.add_subparsers(dest="stub", metavar="UPSTREAM", required=True)
     from harness.upstream import cli as upstream_cli
@@ -68,13 +69,17 @@ def _dispatch(argv: Sequence[str] | None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help(sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     if args.command == "stub":
         from harness.upstream import cli as upstream_cli
 
         return upstream_cli.run(args)
     if args.command in COMMANDS:
-        code: int = _command_module(args.command).run(args)
-        return code
+        try:
+            code: int = _command_module(args.command).run(args)
+        except UsageError as exc:  # bad input: one line that says what to fix
+            print(f"{args.prog}: {exc}", file=sys.stderr)
+            return ExitCode.USAGE
+        return int(code)
     parser.error(f"unknown command {args.command!r}")
-    return EXIT_USAGE  # pragma: no cover - parser.error exits
+    return ExitCode.USAGE  # pragma: no cover - parser.error exits

@@ -37,6 +37,14 @@ def profiled_run(meta: Mapping[str, Any]) -> bool:
     return (meta.get("profile") or {}).get("tool") == "memray"
 
 
+def read_meta(run_dir: Path) -> dict[str, Any]:
+    """run.json: the one place it is parsed. Raises ValueError when it is not a JSON object."""
+    meta = json.loads((run_dir / RUN_JSON).read_text(encoding="utf-8"))
+    if not isinstance(meta, dict):
+        raise ValueError(f"{run_dir / RUN_JSON} is not a JSON object")
+    return meta
+
+
 def read_events(run_dir: Path) -> list[dict[str, Any]]:
     """events.jsonl's records (a half-written last line of a killed run skipped)."""
     events = []

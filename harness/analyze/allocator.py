@@ -22,7 +22,7 @@ from typing import Any
 
 from harness.analyze.growth import Z95, GrowthFit, fit_growth
 from harness.analyze.verdict import MIB, Rules, load_samples, measured_rows
-from harness.rundir import RUN_JSON
+from harness.rundir import read_meta
 
 ALLOCATOR_JSON = "allocator.json"
 VERSION = 1
@@ -309,7 +309,7 @@ def _released_at_cleanup(samples: list[dict[str, str]], names: list[str]) -> dic
 
 def measure(run_dir: Path, allocator: str, env: dict[str, str], relative_to: Path) -> Growth:
     """One run's growth of the diagnosis series, over the verdict's judged window."""
-    meta = json.loads((run_dir / RUN_JSON).read_text(encoding="utf-8"))
+    meta = read_meta(run_dir)
     samples = load_samples(run_dir)
     rows, _ = measured_rows(samples)
     requests = [float(row["requests"] or "nan") for row in rows]

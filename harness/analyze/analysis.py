@@ -15,10 +15,18 @@ from typing import Any
 
 from harness.analyze.allocator import Diagnosis, load_diagnosis
 from harness.analyze.checklist import FAIL, Item, run_checklist
-from harness.analyze.memray import MemrayReport, load_or_build
+from harness.analyze.memray import Draw, MemrayReport, load_or_build
 from harness.analyze.suspects import Suspect, find_suspects
-from harness.analyze.verdict import INCONCLUSIVE, LEAK, Rules, Verdict, judge, load_samples
-from harness.rundir import RUN_JSON, profiled_run
+from harness.analyze.verdict import (
+    INCONCLUSIVE,
+    LEAK,
+    Rules,
+    Verdict,
+    judge,
+    load_samples,
+    rules_from_run,
+)
+from harness.rundir import RUN_JSON, SAMPLES_CSV, profiled_run, read_meta
 
 SCHEMA_VERSION = 1
 VERDICT_JSON = "verdict.json"
@@ -140,12 +148,13 @@ def figures(run_dir: Path, meta: dict[str, Any]) -> Figures:
     )
 
 
-def analyze(run_dir: Path, rules: Rules) -> Analysis:
-    """Judge one run directory from what it recorded."""
-    meta = json.loads((run_dir / RUN_JSON).read_text(encoding="utf-8"))
+def analyze(run_dir: Path, rules: Rules, draw: Draw | None = None) -> Analysis:
+    """Judge one run directory from what it recorded. `draw`: the flamegraph's renderer, for a
+    profiled run whose capture is read here (the report layer hands it in)."""
+    meta = read_meta(run_dir)
     notes: list[str] = []
     # first: a profiled run's verdict rests on the heap series its capture gives
-    memray = load_or_build(run_dir, notes.append) if profiled_run(meta) else None
+    memray = load_or_build(run_dir, notes.append, draw) if profiled_run(meta) else None
     verdict = judge(run_dir, rules)
     suspects, basis = find_suspects(run_dir)
     info = run_info(meta)
@@ -170,3 +179,35 @@ def write_verdict(run_dir: Path, analysis: Analysis) -> Path:
     path = run_dir / VERDICT_JSON
     path.write_text(json.dumps(analysis.to_json(), indent=2) + "\n", encoding="utf-8")
     return path
+
+
+class NotAnalyzable(ValueError):
+    """The run directory cannot be judged; the message says why."""
+
+
+def load_or_analyze(run_dir: Path) -> dict[str, Any]:
+    """The run's verdict.json document when it is at least as new as its samples, else the
+    run judged in memory now with the rules it recorded (nothing is written)."""
+    verdict, samples = run_dir / VERDICT_JSON, run_dir / SAMPLES_CSV
+    fresh = verdict.is_file() and (
+        not samples.is_file() or verdict.stat().st_mtime >= samples.stat().st_mtime
+    )
+    if fresh:
+        try:
+            document = json.loads(verdict.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            document = None  # unreadable: judge the samples again
+        if isinstance(document, dict) and isinstance(document.get("verdict"), str):
+            return document
+    if not (run_dir / RUN_JSON).is_file():
+        raise NotAnalyzable(f"{run_dir} is not a run directory (no {RUN_JSON})")
+    if not samples.is_file():
+        raise NotAnalyzable(f"{run_dir} has no {SAMPLES_CSV}: the run recorded nothing")
+    try:
+        if not load_samples(run_dir):
+            raise NotAnalyzable(f"{run_dir}: {SAMPLES_CSV} has no samples")
+        return analyze(run_dir, rules_from_run(run_dir)).to_json()
+    except NotAnalyzable:
+        raise
+    except Exception as exc:  # a broken run directory is a reason, never a traceback
+        raise NotAnalyzable(f"{run_dir} cannot be analyzed: {type(exc).__name__}: {exc}") from exc

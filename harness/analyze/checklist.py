@@ -5,7 +5,6 @@ MEMORY_CRITICAL_THRESHOLD, CONTAINER_MEMORY_LIMIT_MB) and can be overridden by t
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 from collections.abc import Mapping
@@ -16,7 +15,7 @@ from typing import Any
 import yaml
 
 from harness.analyze.verdict import INCONCLUSIVE, LEAK, Verdict, load_samples
-from harness.rundir import RUN_JSON, profiled_run, read_events
+from harness.rundir import profiled_run, read_events, read_meta
 
 PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
 MIB = 1024 * 1024
@@ -261,7 +260,7 @@ PROFILED = (
 
 
 def run_checklist(run_dir: Path, verdict: Verdict) -> list[Item]:
-    meta = json.loads((run_dir / RUN_JSON).read_text(encoding="utf-8"))
+    meta = read_meta(run_dir)
     rows = load_samples(run_dir)
     events = read_events(run_dir)
     limits = limits_for(meta)

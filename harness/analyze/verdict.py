@@ -9,7 +9,6 @@ was collected (`harness/analyze/kept.py`)."""
 from __future__ import annotations
 
 import csv
-import json
 import math
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -20,7 +19,7 @@ from typing import Any
 from harness.analyze.growth import GrowthFit, fit_growth
 from harness.analyze.kept import after_collection, kept
 from harness.analyze.memray import HEAP_SERIES, attach_heap
-from harness.rundir import RUN_JSON, SAMPLES_CSV, read_events
+from harness.rundir import SAMPLES_CSV, read_events, read_meta
 
 MIB = 1 << 20
 
@@ -117,7 +116,7 @@ def load_samples(run_dir: Path) -> list[dict[str, str]]:
 
 
 def rules_from_run(run_dir: Path, **overrides: float | None) -> Rules:
-    meta = json.loads((run_dir / RUN_JSON).read_text(encoding="utf-8"))
+    meta = read_meta(run_dir)
     thresholds = (meta.get("scenario") or {}).get("thresholds") or {}
     known = {k: float(thresholds[k]) for k in Rules.__dataclass_fields__ if k in thresholds}
     known.update({k: float(v) for k, v in overrides.items() if v is not None})

@@ -3,7 +3,7 @@ leak that build A (main) does not have, running the same scenario?
 
 A and B are run directories, or several separated by commas (`A1,A2 B1,B2`: repeated runs of
 one build, best run alternating A, B, A, B so that drift of the machine hits both), pooled per
-side by `harness.report.comparison.pool`. Each run is judged from its verdict.json, or in
+side by `harness.compare.comparison.pool`. Each run is judged from its verdict.json, or in
 memory by today's analysis when that file is missing or older than samples.csv (nothing is
 written into the run, and the history is not touched)."""
 
@@ -18,7 +18,7 @@ from typing import Any
 
 from harness.analyze.analysis import VERDICT_JSON, analyze
 from harness.analyze.verdict import load_samples, rules_from_run
-from harness.report.comparison import (
+from harness.compare.comparison import (
     B_MORE,
     SERIES_ORDER,
     Comparison,
@@ -120,7 +120,7 @@ def _interleaving_note(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> str 
 
 
 def _print(comparison: Comparison, a_count: int, b_count: int) -> None:
-    from harness.report.comparison_report import (
+    from harness.compare.report import (
         FIGURE_NAMES,
         figure_text,
         plus_minus,
@@ -161,7 +161,7 @@ def _compare(args: argparse.Namespace) -> int:
     written = _write(out, comparison, a_dirs, a_runs, b_dirs, b_runs)
     code = EXIT_B_MORE if comparison.verdict == B_MORE else EXIT_SAME
     if args.json:
-        from harness.report.comparison_report import Side, comparison_json
+        from harness.compare.report import Side, comparison_json
 
         document = comparison_json(comparison, Side("A", a_dirs, a_runs), Side("B", b_dirs, b_runs))
         print(json.dumps({**document, "exit_code": code}, indent=2))
@@ -183,7 +183,7 @@ def _write(
     b_runs: list[dict[str, Any]],
 ) -> Path | None:
     """The files for the pull request; the verdict stands when they cannot be drawn."""
-    from harness.report.comparison_report import COMPARISON_MD, Side, curve, write_reports
+    from harness.compare.report import COMPARISON_MD, Side, curve, write_reports
 
     a, b = Side("A", a_dirs, a_runs), Side("B", b_dirs, b_runs)
     try:

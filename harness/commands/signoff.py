@@ -1,6 +1,6 @@
 """`leak-harness signoff --version X`: the release sign-off. Takes the full suite's runs (a
 suite directory, run directories, or runs the suite now), decides GO / NO-GO by the rule in
-`harness.report.signoff`, compares each scenario with the previous signed-off release from
+`harness.suite.signoff`, compares each scenario with the previous signed-off release from
 the history, writes <out>/signoff/<version>/signoff.html, .md and .json, and records the runs
 in the history as kind "signoff" with the version, so the next release compares with them."""
 
@@ -23,9 +23,8 @@ from harness.commands.suite import (
     scenario_names,
     settled_out,
 )
-from harness.report.history import HISTORY_FILE, History, HistoryError
-from harness.report.signoff import RULE, SignOff, decide, find_previous
-from harness.report.suite_runs import (
+from harness.history.store import HISTORY_FILE, History, HistoryError
+from harness.suite.runs import (
     EXIT_INTERRUPTED,
     SuiteEntry,
     SuiteError,
@@ -33,6 +32,7 @@ from harness.report.suite_runs import (
     entry_for_run,
     read_suite,
 )
+from harness.suite.signoff import RULE, SignOff, decide, find_previous
 
 PROG = "leak-harness signoff"
 EXIT_GO, EXIT_NO_GO, EXIT_USAGE = 0, 1, 2
@@ -133,7 +133,7 @@ def _signoff(args: argparse.Namespace) -> int:
     except HistoryError as exc:
         raise UsageError(str(exc)) from exc
     signoff = decide(version, entries, missing, previous)
-    from harness.report.signoff_page import SIGNOFF_DIR, write_signoff
+    from harness.suite.signoff_page import SIGNOFF_DIR, write_signoff
 
     where = out / SIGNOFF_DIR / version
     page = write_signoff(signoff, where, suite_dir)

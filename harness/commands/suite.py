@@ -21,7 +21,9 @@ from types import FrameType
 from typing import Any
 
 from harness.load.scenario import ScenarioError, load_scenario, plan
-from harness.report.suite_runs import (
+from harness.run.config import BACKENDS, ConfigError, load_settings
+from harness.rundir import RUN_JSON
+from harness.suite.runs import (
     EXIT_INFRA,
     EXIT_USAGE,
     SEVERITY,
@@ -33,11 +35,9 @@ from harness.report.suite_runs import (
     new_suite,
     now,
 )
-from harness.run.config import BACKENDS, ConfigError, load_settings
-from harness.rundir import RUN_JSON
 
 PROG = "leak-harness suite"
-INDEX_HTML = "index.html"  # harness.report.suite_index's (imported when writing: matplotlib)
+INDEX_HTML = "index.html"  # harness.suite.index's (imported when writing: matplotlib)
 DEFAULT_SCENARIOS = ("full", "spike", "stress")
 OVERHEAD_S = 20.0  # boot, heap snapshots, shutdown and analysis of one run, roughly
 
@@ -261,7 +261,7 @@ def run_one(
 
 
 def write_index(suite: Suite) -> None:
-    from harness.report.suite_index import write_index as write  # the HTML style: matplotlib
+    from harness.suite.index import write_index as write  # the HTML style: matplotlib
 
     write(suite)
 

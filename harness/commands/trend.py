@@ -13,8 +13,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from harness.report.history import HISTORY_FILE, History, HistoryError, HistoryRow
-from harness.report.regression import GroupTrend, TrendRules, group_runs, group_trend
+from harness.history.regression import GroupTrend, TrendRules, group_runs, group_trend
+from harness.history.store import HISTORY_FILE, History, HistoryError, HistoryRow
 
 EXIT_OK = 0
 EXIT_FLAGGED = 1
@@ -137,8 +137,8 @@ def trend_json(
 
 
 def _print_group(trend: GroupTrend, quiet: bool) -> None:
-    from harness.report.trend_html import change_text, leak_text
-    from harness.report.trend_plots import run_start
+    from harness.history.page import change_text, leak_text
+    from harness.history.plots import run_start
 
     newest = trend.runs[-1]
     name = f"{trend.scenario} @ {trend.branch or 'no branch'}"
@@ -175,7 +175,7 @@ def _print_group(trend: GroupTrend, quiet: bool) -> None:
 def _render(
     out: Path, groups: list[GroupTrend], history: Path, rules: TrendRules
 ) -> tuple[Path | None, list[list[Path]]]:
-    from harness.report.trend_html import TREND_DIR, render_trend  # matplotlib: only here
+    from harness.history.page import TREND_DIR, render_trend  # matplotlib: only here
 
     try:
         page, plots = render_trend(out / TREND_DIR, groups, history, rules)

@@ -13,6 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from harness.errors import UsageError
+
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 
 Shape = Literal["steady", "stress", "spike", "cycles", "soak"]
@@ -21,7 +23,7 @@ Profile = Literal["none", "memray"]
 PROFILES: tuple[str, ...] = ("none", "memray")
 
 
-class ScenarioError(ValueError):
+class ScenarioError(UsageError, ValueError):
     """Unknown scenario or a scenario file that does not parse; says what to fix."""
 
 

@@ -1,1 +1,1 @@
-"""Reports: one module per format, all rendered from one `Analysis`."""
+"""One run's reports: a module per format, all from one `Analysis`, and the shared page helpers."""

@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.analyze.analysis import Analysis
+from harness.units import MIB
 
 SUMMARY_MD = "summary.md"
-MIB = 1024 * 1024
 ICONS = {"PASS": "✅", "FAIL": "❌", "SKIP": "⏭️"}
 
 

@@ -26,8 +26,8 @@ from matplotlib.figure import Figure
 from harness.analyze.analysis import Analysis
 from harness.analyze.checklist import Limits
 from harness.analyze.verdict import MEMORY_SERIES, measured_rows
+from harness.units import MIB
 
-MIB = 1024 * 1024
 PLOTS_DIR = "plots"
 MEMORY_COLOURS = {
     "working_set": "#1f77b4",

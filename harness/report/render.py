@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from harness.analyze.analysis import Analysis
@@ -14,14 +13,14 @@ from harness.report.html import render_html
 from harness.report.junit import render_junit
 from harness.report.markdown import render_markdown
 from harness.report.plots import render_plots
-from harness.rundir import RUN_JSON
+from harness.rundir import read_meta
 
 
 def render_reports(run_dir: Path, analysis: Analysis) -> list[Path]:
     """The files written, report.html first."""
     if analysis.memray is not None:  # stacks read without drawing: the flamegraph is drawn now
         analysis.memray = draw_missing(run_dir, analysis.memray)
-    meta = json.loads((run_dir / RUN_JSON).read_text(encoding="utf-8"))
+    meta = read_meta(run_dir)
     rows = load_samples(run_dir)
     plots = render_plots(run_dir, analysis, rows, limits_for(meta))
     return [

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from harness.errors import UsageError
 from harness.load.scenario import Profile
 from harness.target.spec import TargetSpec
 
@@ -26,7 +27,7 @@ _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*$", re.IGNORECASE)
 _POWERS = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4}
 
 
-class ConfigError(ValueError):
+class ConfigError(UsageError, ValueError):
     """A setting is wrong; the message names it and says what is expected."""
 
 

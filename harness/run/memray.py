@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.analyze.memray import Draw, load_or_build
+from harness.errors import UsageError
 from harness.rundir import capture_path
 from harness.target.docker_image import PROFILER_ARG
 from harness.target.spec import TargetSpec
@@ -49,7 +50,7 @@ MEMRAY_OPTIONS = ("--native", "--follow-fork", "--aggregate", "-q", "-f")
 _VALUED = {"-X", "-W", "-Q"}
 
 
-class ProfileError(ValueError):
+class ProfileError(UsageError, ValueError):
     """Profiling cannot work with this target or backend; the message says why."""
 
 

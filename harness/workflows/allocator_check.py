@@ -20,7 +20,6 @@ service's calls it), and what the cleanup gave back is part of each run's eviden
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import sysconfig
@@ -41,11 +40,12 @@ from harness.analyze.allocator import (
     write_diagnosis,
 )
 from harness.analyze.verdict import rules_from_run
+from harness.errors import UsageError
 from harness.load.scenario import Scenario
 from harness.run.config import RunSettings
 from harness.run.leak_run import Run
 from harness.run.progress import Display
-from harness.rundir import RUN_JSON, profiled_run
+from harness.rundir import profiled_run, read_meta
 
 ALLOCATOR_DIR = "allocator"
 GLIBC_TUNED = "glibc-tuned"
@@ -55,7 +55,7 @@ SETTINGS: tuple[str, ...] = (GLIBC_TUNED, JEMALLOC)
 ALLOCATOR_ENV = ("MALLOC_", "GLIBC_TUNABLES", "LD_PRELOAD")
 
 
-class AllocatorCheckError(ValueError):
+class AllocatorCheckError(UsageError, ValueError):
     """This run cannot be diagnosed by rerunning it; says why (a usage error)."""
 
 
@@ -167,7 +167,7 @@ def diagnose(
 ) -> Diagnosis:
     """Rerun with each setting (when resident memory grows and the heap does not explain it),
     judge, and write allocator.json into run_dir."""
-    meta = json.loads((run_dir / RUN_JSON).read_text(encoding="utf-8"))
+    meta = read_meta(run_dir)
     backend = check(meta)
     settings = settings.model_copy(update={"backend": backend})
     rules = rules_from_run(run_dir)

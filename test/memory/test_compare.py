@@ -13,7 +13,7 @@ from test_verdicts import run_and_judge
 
 from harness.cli import main
 from harness.commands.compare import load_analysis
-from harness.report.comparison import B_MORE, SAME, Comparison, compare
+from harness.compare.comparison import B_MORE, SAME, Comparison, compare
 
 pytestmark = pytest.mark.memory
 

@@ -17,8 +17,8 @@ from harness.analyze.analysis import VERDICT_JSON, analyze, write_verdict
 from harness.analyze.growth import Z95
 from harness.analyze.verdict import Rules
 from harness.cli import main
-from harness.report.comparison import B_LESS, B_MORE, SAME, Growth, compare, pool, pool_growths
-from harness.report.comparison_report import Side, curve, plot
+from harness.compare.comparison import B_LESS, B_MORE, SAME, Growth, compare, pool, pool_growths
+from harness.compare.report import Side, curve, plot
 
 
 def _run(tmp_path: Path, name: str, heap_leak: float = 0.0, seed: int = 7) -> Path:

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from harness.report import history as history_module
-from harness.report.history import (
+from harness.history import store as history_module
+from harness.history.store import (
     SCHEMA_VERSION,
     History,
     HistoryError,
@@ -162,7 +162,7 @@ def test_a_file_that_is_not_a_database_is_one_clear_error(tmp_path: Path) -> Non
 WRITERS = """
 import sqlite3, sys, threading
 from pathlib import Path
-from harness.report.history import History
+from harness.history.store import History
 
 root = Path(sys.argv[1])
 problems = []

@@ -16,11 +16,11 @@ from support.synthetic import synthetic_run
 from harness.analyze.analysis import analyze, write_verdict
 from harness.analyze.verdict import rules_from_run
 from harness.cli import main
-from harness.report.history import History
+from harness.history.store import History
 from harness.report.html import render_html
 from harness.report.markdown import render_markdown
-from harness.report.suite_index import write_index
-from harness.report.suite_runs import SuiteEntry, entry_for_run, new_suite, worst_exit
+from harness.suite.index import write_index
+from harness.suite.runs import SuiteEntry, entry_for_run, new_suite, worst_exit
 
 ROOT = Path(__file__).resolve().parents[2]
 ALERT_RULES = ROOT / "resume_api" / "alert_rules.yml"

@@ -17,8 +17,8 @@ from support.synthetic import synthetic_run
 
 from harness import cli
 from harness.analyze.checklist import Limits
-from harness.report.history import History, HistoryRow, row_from_analysis
-from harness.report.regression import (
+from harness.history.plots import leak_rate, memory, throughput
+from harness.history.regression import (
     LEAK_RATE,
     VERDICT,
     TrendRules,
@@ -26,7 +26,7 @@ from harness.report.regression import (
     group_trend,
     regressions,
 )
-from harness.report.trend_plots import leak_rate, memory, throughput
+from harness.history.store import History, HistoryRow, row_from_analysis
 
 MIB = 1 << 20
 START = datetime(2026, 1, 1, 2, tzinfo=UTC)

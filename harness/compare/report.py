@@ -22,9 +22,9 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from harness.analyze.verdict import MEMORY_SERIES, load_samples, measured_rows
-from harness.report.comparison import Comparison, FigureDifference, Growth, growths
+from harness.compare.comparison import Comparison, FigureDifference, Growth, growths
+from harness.units import MIB
 
-MIB = 1024 * 1024
 COMPARISON_MD = "comparison.md"
 COMPARISON_JSON = "comparison.json"
 COMPARISON_PNG = "comparison.png"

@@ -5,46 +5,20 @@ reason it was flagged, newest first."""
 
 from __future__ import annotations
 
-import base64
-import html
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-from harness.report.history import HistoryRow
-from harness.report.html import VERDICT_COLOURS, page
+from harness.history.plots import group_stem, render_trend_plots, run_start
+from harness.history.regression import PEAK, ChangePoint, GroupTrend, TrendRules
+from harness.history.store import HistoryRow
+from harness.report.page import RED, badge, esc, image, page, table, verdict_badge
 from harness.report.plots import Plot
-from harness.report.regression import PEAK, ChangePoint, GroupTrend, TrendRules
-from harness.report.trend_plots import group_stem, render_trend_plots, run_start
+from harness.units import MIB, mib
 
 TREND_DIR = "trend"
 TREND_HTML = "trend.html"
-MIB = 1 << 20
-EXTRA_STYLE = (
-    "tr.flagged td{background:#fdecea}.ok{color:#2e7d32;font-weight:700}.status{white-space:nowrap}"
-)
-
-
-def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _table(headers: Sequence[str], rows: Iterable[tuple[str, Sequence[str]]]) -> str:
-    """Rows as (CSS class, already escaped cells); numbers are right-aligned by the caller."""
-    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
-    body = "".join(
-        f"<tr class='{css}'>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>"
-        for css, cells in rows
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _num(text: str) -> str:
-    return f"<span style='float:right'>{_e(text)}</span>"
-
-
-def _mib(value: float | None) -> str:
-    return "-" if value is None else f"{value / MIB:,.1f}"
+EXTRA_STYLE = "tr.flagged td{background:#fdecea}.ok{color:#2e7d32;font-weight:700}"
 
 
 def leak_text(row: HistoryRow) -> str:
@@ -65,40 +39,35 @@ def change_text(point: ChangePoint) -> str:
     return f"{point.metric} from run {point.run_id}: {levels} ({point.confidence:.0%} confident)"
 
 
-def _verdict(verdict: str) -> str:
-    colour = VERDICT_COLOURS.get(verdict, "#2e7d32")
-    return f"<span class='status' style='background:{colour}'>{_e(verdict)}</span>"
-
-
 def _report_link(row: HistoryRow, page_dir: Path) -> str:
     report = Path(row.run_dir) / "report.html"
     if not report.is_file():
-        return f"<code>{_e(row.id)}</code>"
+        return f"<code>{esc(row.id)}</code>"
     href = os.path.relpath(report, page_dir)
-    return f"<a href='{_e(href)}'><code>{_e(row.id)}</code></a>"
+    return f"<a href='{esc(href)}'><code>{esc(row.id)}</code></a>"
 
 
 def _runs_table(trend: GroupTrend, page_dir: Path) -> str:
-    rows = []
+    rows, classes = [], []
     for number, row in reversed(list(enumerate(trend.runs, start=1))):
         flags = trend.flags.get(row.id, [])
-        reasons = "<br>".join(f"<b>{_e(f.metric)}</b>: {_e(f.reason)}" for f in flags) or "-"
-        rate = _num(leak_text(row))
+        reasons = "<br>".join(f"<b>{esc(f.metric)}</b>: {esc(f.reason)}" for f in flags) or "-"
         rps = "-" if row.requests_per_s is None else f"{row.requests_per_s:,.1f}"
         cells = (
-            _num(str(number)),
+            str(number),
             _report_link(row, page_dir),
-            _e(run_start(row)),
-            _e(row.status),
-            _verdict(row.verdict),
-            _e(", ".join(row.leaks) or "-"),
-            rate,
-            _num(_mib(row.peak_bytes)),
-            _num(_mib(row.startup_bytes)),
-            _num(rps),
+            esc(run_start(row)),
+            esc(row.status),
+            verdict_badge(row.verdict),
+            esc(", ".join(row.leaks) or "-"),
+            esc(leak_text(row)),
+            mib(row.peak_bytes, unit=""),
+            mib(row.startup_bytes, unit=""),
+            rps,
             reasons,
         )
-        rows.append(("flagged" if flags else "", cells))
+        rows.append(cells)
+        classes.append("flagged" if flags else "")
     headers = [
         "#",
         "run",
@@ -112,31 +81,23 @@ def _runs_table(trend: GroupTrend, page_dir: Path) -> str:
         "req/s",
         "flags",
     ]
-    return _table(headers, rows)
-
-
-def _image(plot: Plot, path: Path) -> str:
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return (
-        f"<figure><img alt='{_e(plot.title)}' src='data:image/png;base64,{data}'>"
-        f"<figcaption>{_e(plot.title)}: {_e(plot.caption)}</figcaption></figure>"
-    )
+    return table(headers, rows, {0, 6, 7, 8, 9}, classes)
 
 
 def _group(trend: GroupTrend, plots: list[tuple[Plot, Path]], page_dir: Path) -> str:
     newest = trend.runs[-1]
     state = (
-        "<span class='status' style='background:#c62828'>NEWEST RUN FLAGGED</span>"
+        badge("NEWEST RUN FLAGGED", RED)
         if trend.newest_flagged
         else "<span class='ok'>newest run not flagged</span>"
     )
-    points = "".join(f"<li>{_e(change_text(p))}</li>" for p in trend.change_points)
+    points = "".join(f"<li>{esc(change_text(p))}</li>" for p in trend.change_points)
     changes = f"<ul>{points}</ul>" if points else "<p class='muted'>No change point.</p>"
-    images = "".join(_image(plot, path) for plot, path in plots)
+    images = "".join(image(plot, path) for plot, path in plots)
     return f"""
-<h2 id="{_e(group_stem(trend))}">{_e(trend.scenario)} @ {_e(trend.branch or "no branch")}</h2>
+<h2 id="{esc(group_stem(trend))}">{esc(trend.scenario)} @ {esc(trend.branch or "no branch")}</h2>
 <p>{state} · {len(trend.runs)} runs shown, {len(trend.flags)} flagged · newest
-<code>{_e(newest.id)}</code> ({_e(run_start(newest))}): {_verdict(newest.verdict)}</p>
+<code>{esc(newest.id)}</code> ({esc(run_start(newest))}): {verdict_badge(newest.verdict)}</p>
 {images or "<p class='muted'>Nothing to plot.</p>"}
 <h3>Change points</h3>
 {changes}
@@ -145,22 +106,23 @@ def _group(trend: GroupTrend, plots: list[tuple[Plot, Path]], page_dir: Path) ->
 
 
 def _index(groups: Sequence[GroupTrend]) -> str:
-    rows = []
+    rows, classes = [], []
     for trend in groups:
         newest = trend.runs[-1]
-        link = f"<a href='#{_e(group_stem(trend))}'>{_e(trend.scenario)}</a>"
+        link = f"<a href='#{esc(group_stem(trend))}'>{esc(trend.scenario)}</a>"
         state = "FLAGGED" if trend.newest_flagged else "ok"
         cells = (
             link,
-            _e(trend.branch or "-"),
-            _num(str(len(trend.runs))),
-            _num(str(len(trend.flags))),
-            _num(str(len(trend.change_points))),
-            f"<code>{_e(newest.id)}</code>",
-            _verdict(newest.verdict),
+            esc(trend.branch or "-"),
+            str(len(trend.runs)),
+            str(len(trend.flags)),
+            str(len(trend.change_points)),
+            f"<code>{esc(newest.id)}</code>",
+            verdict_badge(newest.verdict),
             f"<b>{state}</b>",
         )
-        rows.append(("flagged" if trend.newest_flagged else "", cells))
+        rows.append(cells)
+        classes.append("flagged" if trend.newest_flagged else "")
     headers = [
         "scenario",
         "branch",
@@ -171,7 +133,7 @@ def _index(groups: Sequence[GroupTrend]) -> str:
         "its verdict",
         "state",
     ]
-    return _table(headers, rows)
+    return table(headers, rows, {2, 3, 4}, classes)
 
 
 def render_trend(
@@ -195,9 +157,9 @@ def render_trend(
     body = f"""
 <main>
 <h1>Memory trends across runs</h1>
-<p class="muted">History <code>{_e(history)}</code> · {sum(len(g.runs) for g in groups)} runs
+<p class="muted">History <code>{esc(history)}</code> · {sum(len(g.runs) for g in groups)} runs
 shown in {len(groups)} group(s) of one scenario and branch each</p>
-<p class="muted">{_e(explain)}</p>
+<p class="muted">{esc(explain)}</p>
 {_index(groups)}
 {"".join(_group(trend, group, out) for trend, group in zip(groups, plots, strict=True))}
 </main>"""

@@ -6,17 +6,16 @@ summary) and suite.json (for `leak-harness signoff --suite` and scripts)."""
 
 from __future__ import annotations
 
-import html
 import json
 import os
-from collections.abc import Iterable, Sequence
 from pathlib import Path
 from urllib.parse import quote
 
 from harness.analyze.analysis import VERDICT_JSON
-from harness.report.html import REPORT_HTML, STATUS_COLOURS, VERDICT_COLOURS, page
+from harness.report.html import REPORT_HTML
 from harness.report.markdown import SUMMARY_MD
-from harness.report.suite_runs import (
+from harness.report.page import GREEN, ORANGE, RED, esc, page, table, verdict_badge
+from harness.suite.runs import (
     EXIT_FAIL,
     EXIT_INCONCLUSIVE,
     EXIT_INFRA,
@@ -28,43 +27,14 @@ from harness.report.suite_runs import (
     checklist_text,
     relative,
 )
+from harness.units import mib
 
 INDEX_HTML = "index.html"
 INDEX_MD = "index.md"
-MIB = 1 << 20
 
 
 def href(target: Path, base: Path) -> str:
     return quote(relative(target, base).replace(os.sep, "/"))
-
-
-def esc(value: object) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def mib(value: float | None) -> str:
-    return "-" if value is None else f"{value / MIB:,.1f} MiB"
-
-
-def badge(text: str, colour: str) -> str:
-    return f"<span class='status' style='background:{colour};white-space:nowrap'>{esc(text)}</span>"
-
-
-def verdict_badge(verdict: str | None) -> str:
-    if verdict is None:
-        return badge("no verdict", "#757575")
-    return badge(verdict, VERDICT_COLOURS.get(verdict, "#2e7d32"))
-
-
-def status_badge(status: str) -> str:
-    return badge(status, STATUS_COLOURS.get(status, "#757575"))
-
-
-def table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
-    """Cells are already escaped HTML."""
-    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def run_links(entry: SuiteEntry, base: Path) -> list[tuple[str, str]]:
@@ -79,14 +49,14 @@ def _outcome(suite: Suite) -> tuple[str, str]:
     """The suite's headline and its colour."""
     code = suite.exit_code
     if code == EXIT_INTERRUPTED:
-        return "INTERRUPTED", "#ef6c00"
+        return "INTERRUPTED", ORANGE
     if code == EXIT_FAIL:
-        return "LEAK OR FAIL", "#c62828"
+        return "LEAK OR FAIL", RED
     if code in (EXIT_USAGE, EXIT_INFRA):
-        return "RUN FAILED TO START", "#c62828"
+        return "RUN FAILED TO START", RED
     if code == EXIT_INCONCLUSIVE:
-        return "INCONCLUSIVE", "#ef6c00"
-    return "ALL PASS", "#2e7d32"
+        return "INCONCLUSIVE", ORANGE
+    return "ALL PASS", GREEN
 
 
 def entry_cells(entry: SuiteEntry, base: Path) -> list[str]:

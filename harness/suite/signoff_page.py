@@ -8,28 +8,27 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness.report.html import page
-from harness.report.signoff import GO, SignOff
-from harness.report.suite_index import (
-    INDEX_HTML,
+from harness.report.page import (
+    GREEN,
+    GREY,
+    RED,
     badge,
-    entry_cells,
     esc,
-    href,
-    md_cell,
-    mib,
-    run_links,
+    page,
     status_badge,
     table,
     verdict_badge,
 )
-from harness.report.suite_runs import checklist_text
+from harness.suite.index import INDEX_HTML, entry_cells, href, md_cell, run_links
+from harness.suite.runs import checklist_text
+from harness.suite.signoff import GO, SignOff
+from harness.units import mib
 
 SIGNOFF_DIR = "signoff"
 SIGNOFF_HTML = "signoff.html"
 SIGNOFF_MD = "signoff.md"
 SIGNOFF_JSON = "signoff.json"
-DECISION_COLOURS = {GO: "#2e7d32"}
+DECISION_COLOURS = {GO: GREEN}
 EXTRA_STYLE = ".decision{font-size:1.6em;padding:10px 24px}ul.reasons li{margin:4px 0}"
 
 
@@ -51,7 +50,7 @@ def _previous_html(signoff: SignOff) -> str:
             f"<b>{esc(c.scenario)}</b>",
             esc(", ".join(c.previous_runs)),
             esc(", ".join(c.current_runs)),
-            badge(c.words, "#c62828" if c.leaks_more else "#757575"),
+            badge(c.words, RED if c.leaks_more else GREY),
             esc(c.reason),
         ]
         for c in previous.changes
@@ -85,7 +84,7 @@ def _checklists_html(signoff: SignOff) -> str:
 
 
 def render_html(signoff: SignOff, out: Path, suite_dir: Path | None) -> Path:
-    colour = DECISION_COLOURS.get(signoff.decision, "#c62828")
+    colour = DECISION_COLOURS.get(signoff.decision, RED)
     reasons = "".join(f"<li>{esc(r)}</li>" for r in signoff.reasons)
     suite = (
         f" · <a href='{href(suite_dir / INDEX_HTML, out)}'>suite index</a>"

@@ -27,9 +27,9 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from harness.report.history import HistoryRow
+from harness.history.store import HistoryRow
+from harness.units import MIB
 
-MIB = 1 << 20
 MAD_SCALE = 1.4826  # MAD * 1.4826 estimates the standard deviation of normal noise
 DEFAULT_LEAK_THRESHOLD = 256.0
 LEAK_RATE = "leak-rate"

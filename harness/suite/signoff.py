@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.analyze.verdict import INCONCLUSIVE, LEAK, NO_LEAK
-from harness.report.comparison import B_LESS, B_MORE, SAME, compare, pool
-from harness.report.history import History, HistoryRow
-from harness.report.suite_runs import SuiteEntry, SuiteError, load_analysis, now
+from harness.compare.comparison import B_LESS, B_MORE, SAME, compare, pool
+from harness.history.store import History, HistoryRow
+from harness.suite.runs import SuiteEntry, SuiteError, load_analysis, now
 
 GO, NO_GO = "GO", "NO-GO"
 NOT_ENOUGH = "not enough evidence"

@@ -15,7 +15,7 @@ from typing import Any
 
 from harness.analyze.analysis import VERDICT_JSON, analyze
 from harness.analyze.verdict import INCONCLUSIVE, LEAK, rules_from_run
-from harness.rundir import RUN_JSON, SAMPLES_CSV
+from harness.rundir import RUN_JSON, SAMPLES_CSV, read_meta
 
 SUITES_DIR = "suites"
 SUITE_JSON = "suite.json"
@@ -146,7 +146,7 @@ def entry_for_run(
 ) -> SuiteEntry:
     """The entry of one run directory; `exit_code` is what its run exited with when known."""
     try:
-        meta = json.loads((run_dir / RUN_JSON).read_text(encoding="utf-8"))
+        meta = read_meta(run_dir)
     except (OSError, ValueError) as exc:
         raise SuiteError(f"{run_dir} is not a run directory (no readable {RUN_JSON})") from exc
     status = str((meta.get("outcome") or {}).get("status") or "running")

@@ -25,9 +25,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from harness.analyze.checklist import Limits
-from harness.report.history import HistoryRow
-from harness.report.plots import Plot
-from harness.report.regression import (
+from harness.history.regression import (
     DEFAULT_LEAK_THRESHOLD,
     LEAK_RATE,
     PEAK,
@@ -35,8 +33,10 @@ from harness.report.regression import (
     GroupTrend,
     median,
 )
+from harness.history.store import HistoryRow
+from harness.report.plots import Plot
+from harness.units import MIB
 
-MIB = 1 << 20
 X_LABEL = "run number, oldest first (start time, UTC)"
 FLAGGED = "#d62728"
 NORMAL = "#1f77b4"

@@ -1,0 +1,1 @@
+"""History and trend: the store of judged runs, the across-runs trend decision, its plots, page."""
