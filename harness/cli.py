@@ -80,6 +80,9 @@ def _dispatch(argv: Sequence[str] | None) -> int:
         except UsageError as exc:  # bad input: one line that says what to fix
             print(f"{args.prog}: {exc}", file=sys.stderr)
             return ExitCode.USAGE
+        except OSError as exc:  # a path given that cannot be read or written
+            print(f"{args.prog}: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+            return ExitCode.USAGE
         return int(code)
     parser.error(f"unknown command {args.command!r}")
     return ExitCode.USAGE  # pragma: no cover - parser.error exits

@@ -76,7 +76,8 @@ def _now_iso() -> str:
 
 @dataclass
 class Sample:
-    """One row of samples.csv. Sizes in bytes; None where the backend cannot see it."""
+    """One row of samples.csv. Sizes in bytes; None where the backend cannot see it. The
+    series reports judge and draw, with their labels and colours, are in harness/series.py."""
 
     time: float
     elapsed_s: float

@@ -4,7 +4,8 @@
 #   - Debian's chromium, for the test that opens report.html in a real browser;
 #   - a Docker engine and the service image (scripts/docker_setup.sh), for the docker backend
 #     tests. A dockerd started here is stopped by the caller's `system_teardown`;
-#   - Azurite from npm (scripts/ensure_azurite.sh, into .azurite/), the blob storage upstream.
+#   - Azurite from npm (python -m harness.upstream.azurite, into the user's cache), the blob
+#     storage upstream.
 set -uo pipefail
 _say() { echo "==> system: $*" >&2; }
 _can_install() { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; }
@@ -36,7 +37,7 @@ else
   _say "no Docker engine and no root/apt-get: the docker backend tests will be skipped"
 fi
 
-if _azurite=$(scripts/ensure_azurite.sh); then
+if _azurite=$(python -m harness.upstream.azurite); then
   _say "Azurite ready: $_azurite"
 else
   _say "WARNING: Azurite is not installed (see above): runs of the bundled service and the blob storage tests will fail"

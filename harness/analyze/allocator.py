@@ -21,8 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from harness.analyze.growth import Z95, GrowthFit, fit_growth
-from harness.analyze.verdict import MIB, Rules, load_samples, measured_rows
+from harness.analyze.verdict import Rules, load_samples, measured_rows
 from harness.rundir import read_meta
+from harness.series import MEMORY_SERIES
+from harness.units import MIB
 
 ALLOCATOR_JSON = "allocator.json"
 VERSION = 1
@@ -39,12 +41,7 @@ NOT_RUN = "not run"
 
 #: the resident series the decision rests on, preferred first (as the verdict judges them)
 RESIDENT = ("container_anon", "rss")
-SERIES = {
-    "container_anon": "container anon+shm",
-    "rss": "process RSS",
-    "app_malloc": "malloc in use",
-    "app_heap": "Python heap",
-}
+SERIES = {name: MEMORY_SERIES[name] for name in ("container_anon", "rss", "app_malloc", "app_heap")}
 #: the Python heap explains the growth when it grows at least this share of it
 HEAP_SHARE = 0.5
 

@@ -16,10 +16,10 @@ import yaml
 
 from harness.analyze.verdict import INCONCLUSIVE, LEAK, Verdict, load_samples
 from harness.rundir import profiled_run, read_events, read_meta
+from harness.units import GIB, MIB
 
 PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
-MIB = 1024 * 1024
-GIB_MB = 1024.0
+GIB_MB = GIB / MIB  # the limits are in MB; the peak item names GB
 
 
 @dataclass(frozen=True)

@@ -32,11 +32,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from harness.rundir import CAPTURE, MEMRAY_DIR, SAMPLES_CSV
+from harness.series import HEAP_SERIES
 
 STACKS_JSON = "stacks.json"
 FLAMEGRAPH_HTML = "leaks-flamegraph.html"
 HEAP_CSV = "heap.csv"
-HEAP_SERIES = "memray_heap"  # the samples' column: bytes the target holds, as memray counts
 HEAP_STEP_S = 0.25  # memray snapshots every 10 ms; the harness samples every 0.2 s at most
 REPORT_VERSION = 1
 TOP = 10

@@ -18,10 +18,10 @@ from typing import Any
 
 from harness.analyze.growth import GrowthFit, fit_growth
 from harness.analyze.kept import after_collection, kept
-from harness.analyze.memray import HEAP_SERIES, attach_heap
+from harness.analyze.memray import attach_heap
 from harness.rundir import SAMPLES_CSV, read_events, read_meta
-
-MIB = 1 << 20
+from harness.series import HEAP_SERIES, MEMORY_SERIES, RESOURCE_SERIES
+from harness.units import MIB
 
 #: how a memory series that grows by less than the threshold is described
 UNDER = "grows, but under"
@@ -32,28 +32,6 @@ LEAK = "LEAK"
 NO_LEAK = "NO LEAK"
 INCONCLUSIVE = "INCONCLUSIVE"
 
-#: the container's anon + shmem decides before the working set: the working set also holds
-#: active page cache, which drifts as the kernel ages it, and would hide small leaks
-MEMORY_SERIES = {
-    # a run profiled with memray: what the target holds as memray counts it (every malloc and
-    # mmap); memray's own bookkeeping lives in the same process and grows with the run, so in
-    # such a run it is judged instead of the process and container series it inflates
-    HEAP_SERIES: "heap (memray)",
-    "container_anon": "container anon+shm",
-    # tmpfs/shm on its own: no allocator moves it, so a spill there is plain even when the
-    # process's anonymous memory steps down in the same window and hides it in anon+shm
-    "shmem": "container shm/tmpfs",
-    "working_set": "container working set",
-    "rss": "process RSS",
-    "app_heap": "Python heap",
-    "app_malloc": "malloc in use",
-}
-RESOURCE_SERIES = {
-    "fds": "open fds",
-    "sockets": "sockets",
-    "threads": "threads",
-    "app_tasks": "asyncio tasks",
-}
 #: the series memray's own memory is part of, in a profiled run
 PROFILER_INFLATED = ("container_anon", "working_set", "rss", "app_malloc")
 #: a resource must grow by at least this many units over the window to count as leaking
@@ -342,10 +320,10 @@ def judge(run_dir: Path, rules: Rules) -> Verdict:
     is_bytes = deciding in MEMORY_SERIES if deciding else False
     per_hour = None
     if main is not None and is_bytes:
-        per_hour = main.slope * rules.production_rps * 3600 / (1 << 20)
+        per_hour = main.slope * rules.production_rps * 3600 / MIB
     hours = None
     if per_hour and per_hour > 0 and verdict == LEAK:
-        current = _column(rows, deciding or "")[-1] / (1 << 20)
+        current = _column(rows, deciding or "")[-1] / MIB
         hours = max(0.0, (rules.container_limit_mb - current) / per_hour)
     return Verdict(
         verdict=verdict,

@@ -74,6 +74,13 @@ def add_run_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -
         )
 
 
+def add_passed_on(parser: argparse.ArgumentParser) -> None:
+    """The run options of a command that starts runs and passes them on to every one."""
+    add_run_options(
+        parser.add_argument_group("passed to every run (see `leak-harness run --help`)")
+    )
+
+
 def run_option_words(args: argparse.Namespace) -> list[str]:
     """The run options given, as command-line words for `leak-harness run`."""
     words: list[str] = []
@@ -82,3 +89,8 @@ def run_option_words(args: argparse.Namespace) -> list[str]:
         for one in (value if option.repeat else [value]) if value is not None else []:
             words += [option.flag, str(one)]
     return words
+
+
+def run_option_values(args: argparse.Namespace) -> dict[str, Any]:
+    """The run options given, by settings name (the settings file is not one of them)."""
+    return {o.dest: getattr(args, o.dest, None) for o in RUN_OPTIONS if o.dest != "config"}

@@ -16,8 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from harness.analyze.analysis import VERDICT_JSON, analyze
-from harness.analyze.verdict import load_samples, rules_from_run
+from harness.analyze.analysis import NotAnalyzable, load_or_analyze
 from harness.compare.comparison import (
     B_MORE,
     SERIES_ORDER,
@@ -26,16 +25,9 @@ from harness.compare.comparison import (
     growths,
     pool,
 )
+from harness.errors import UsageError
+from harness.exit_codes import ExitCode
 from harness.rundir import RUN_JSON, SAMPLES_CSV
-
-EXIT_SAME = 0
-EXIT_B_MORE = 1
-EXIT_USAGE = 2
-PROG = "leak-harness compare"
-
-
-class UsageError(Exception):
-    """Bad input: one line on stderr and exit code 2."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -68,30 +60,18 @@ def _run_dirs(argument: str, side: str) -> list[Path]:
 
 
 def load_analysis(run_dir: Path) -> dict[str, Any]:
-    """The run's analysis: verdict.json when it is newer than the samples, else analyzed in
-    memory now."""
+    """The run's analysis (verdict.json when fresh, else judged in memory now), one that
+    judged at least one memory series."""
     if not run_dir.is_dir():
         raise UsageError(f"{run_dir}: no such run directory")
     if not (run_dir / RUN_JSON).is_file():
         raise UsageError(f"{run_dir} is not a run directory (no {RUN_JSON})")
-    samples = run_dir / SAMPLES_CSV
-    if not samples.is_file():
+    if not (run_dir / SAMPLES_CSV).is_file():
         raise UsageError(f"{run_dir} has no {SAMPLES_CSV}: the run recorded nothing")
-    verdict = run_dir / VERDICT_JSON
-    document: dict[str, Any] | None = None
-    if verdict.is_file() and verdict.stat().st_mtime >= samples.stat().st_mtime:
-        try:
-            loaded = json.loads(verdict.read_text(encoding="utf-8"))
-            document = loaded if isinstance(loaded, dict) else None
-        except (OSError, ValueError):
-            document = None  # unreadable: judge the samples again
-    if document is None:
-        try:
-            if not load_samples(run_dir):
-                raise UsageError(f"{run_dir}: {SAMPLES_CSV} has no samples")
-            document = analyze(run_dir, rules_from_run(run_dir)).to_json()
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise UsageError(f"{run_dir} cannot be analyzed: {type(exc).__name__}: {exc}") from exc
+    try:
+        document = load_or_analyze(run_dir)
+    except NotAnalyzable as exc:
+        raise UsageError(str(exc)) from exc
     if not growths(document):
         raise UsageError(
             f"{run_dir}: no memory series could be judged (too few samples in its load phases)"
@@ -145,7 +125,7 @@ def _print(comparison: Comparison, a_count: int, b_count: int) -> None:
         print(f"  note: {note}")
 
 
-def _compare(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     if args.threshold is not None and not (math.isfinite(args.threshold) and args.threshold >= 0):
         raise UsageError(f"--threshold must be a number of bytes >= 0, not {args.threshold}")
     a_dirs, a_runs = _side("A", args.a)
@@ -158,8 +138,8 @@ def _compare(args: argparse.Namespace) -> int:
     if note:
         comparison.notes.append(note)
     out: Path = args.out if args.out is not None else b_dirs[0]
-    written = _write(out, comparison, a_dirs, a_runs, b_dirs, b_runs)
-    code = EXIT_B_MORE if comparison.verdict == B_MORE else EXIT_SAME
+    written = _write(out, comparison, a_dirs, a_runs, b_dirs, b_runs, args.prog)
+    code = ExitCode.FAIL if comparison.verdict == B_MORE else ExitCode.OK
     if args.json:
         from harness.compare.report import Side, comparison_json
 
@@ -181,6 +161,7 @@ def _write(
     a_runs: list[dict[str, Any]],
     b_dirs: list[Path],
     b_runs: list[dict[str, Any]],
+    prog: str,
 ) -> Path | None:
     """The files for the pull request; the verdict stands when they cannot be drawn."""
     from harness.compare.report import COMPARISON_MD, Side, curve, write_reports
@@ -200,14 +181,6 @@ def _write(
                     curves.append(found)
         write_reports(out, comparison, a, b, curves)
     except Exception as exc:  # a report that cannot be drawn must not cost the verdict
-        print(f"{PROG}: reports not written: {exc!r}", file=sys.stderr)
+        print(f"{prog}: reports not written: {exc!r}", file=sys.stderr)
         return None
     return out / COMPARISON_MD
-
-
-def run(args: argparse.Namespace) -> int:
-    try:
-        return _compare(args)
-    except UsageError as exc:
-        print(f"{PROG}: {exc}", file=sys.stderr)
-        return EXIT_USAGE

@@ -12,30 +12,21 @@ import re
 import sys
 from pathlib import Path
 
-from harness.commands.suite import (
+from harness.commands._run_options import add_passed_on, run_option_values, run_option_words
+from harness.errors import UsageError
+from harness.exit_codes import ExitCode
+from harness.history.store import HISTORY_FILE, History, HistoryError
+from harness.suite.runs import SuiteEntry, checklist_text, entry_for_run, read_suite
+from harness.suite.signoff import RULE, SignOff, decide, find_previous
+from harness.workflows.suite import (
     DEFAULT_SCENARIOS,
-    UsageError,
-    add_run_options,
     default_suite_text,
     execute,
     existing_runs,
-    run_options,
     scenario_names,
     settled_out,
 )
-from harness.history.store import HISTORY_FILE, History, HistoryError
-from harness.suite.runs import (
-    EXIT_INTERRUPTED,
-    SuiteEntry,
-    SuiteError,
-    checklist_text,
-    entry_for_run,
-    read_suite,
-)
-from harness.suite.signoff import RULE, SignOff, decide, find_previous
 
-PROG = "leak-harness signoff"
-EXIT_GO, EXIT_NO_GO, EXIT_USAGE = 0, 1, 2
 VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}")
 
 
@@ -62,27 +53,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--history", type=Path, help="history file (default <out>/history.sqlite)")
     parser.add_argument("--json", action="store_true", help="print signoff.json")
     parser.add_argument("-q", "--quiet", action="store_true", help="print the decision only")
-    add_run_options(parser)
+    add_passed_on(parser)
 
 
 def _gather(args: argparse.Namespace) -> tuple[list[SuiteEntry], list[str], Path | None, Path]:
     """The runs, the scenarios that did not run, the suite directory, and <out>."""
-    if (args.suite or args.runs) and (args.scenarios or run_options(args)):
+    if (args.suite or args.runs) and (args.scenarios or run_option_words(args)):
         raise UsageError("--scenarios and run options only apply when the suite is run here")
-    out = settled_out(args)
+    out = settled_out(run_option_values(args), args.out, args.config)
     if args.suite is not None:
         suite = read_suite(args.suite)
         return suite.entries, suite.missing, args.suite.resolve(), out
     if args.runs:
         return [entry_for_run(d) for d in existing_runs(args.runs)], [], None, out
     names = scenario_names(args.scenarios)
-    suite = execute(names, out, run_options(args), quiet=args.quiet or args.json)
+    suite = execute(names, out, run_option_words(args), args.quiet or args.json, args.prog)
     if suite.interrupted:
         raise Abandoned(suite.path)
     return suite.entries, suite.missing, suite.path, out
 
 
-def _record(history: History, signoff: SignOff) -> None:
+def _record(history: History, signoff: SignOff, prog: str) -> None:
     """Each run joins the history as this version's sign-off; a history that cannot be
     written costs a warning, never the decision."""
     for entry in signoff.entries:
@@ -91,7 +82,7 @@ def _record(history: History, signoff: SignOff) -> None:
         try:
             history.record(entry.analysis, entry.run_dir, kind="signoff", version=signoff.version)
         except (HistoryError, OSError) as exc:
-            print(f"{PROG}: history not updated: {exc}", file=sys.stderr)
+            print(f"{prog}: history not updated: {exc}", file=sys.stderr)
             return
 
 
@@ -128,17 +119,14 @@ def _signoff(args: argparse.Namespace) -> int:
         )
     entries, missing, suite_dir, out = _gather(args)
     history = History(args.history or out / HISTORY_FILE)
-    try:
-        previous = find_previous(history, version, entries)
-    except HistoryError as exc:
-        raise UsageError(str(exc)) from exc
+    previous = find_previous(history, version, entries)  # a HistoryError is a UsageError
     signoff = decide(version, entries, missing, previous)
     from harness.suite.signoff_page import SIGNOFF_DIR, write_signoff
 
     where = out / SIGNOFF_DIR / version
     page = write_signoff(signoff, where, suite_dir)
-    _record(history, signoff)
-    code = EXIT_GO if signoff.go else EXIT_NO_GO
+    _record(history, signoff, args.prog)
+    code = ExitCode.OK if signoff.go else ExitCode.FAIL
     if args.json:
         document = json.loads((where / "signoff.json").read_text(encoding="utf-8"))
         print(json.dumps({**document, "page": str(page), "exit_code": code}, indent=2))
@@ -150,15 +138,9 @@ def _signoff(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     try:
         return _signoff(args)
-    except (UsageError, SuiteError) as exc:
-        print(f"{PROG}: {exc}", file=sys.stderr)
-        return EXIT_USAGE
     except Abandoned as exc:
         print(
-            f"{PROG}: the suite was interrupted, nothing signed off (what ran: {exc})",
+            f"{args.prog}: the suite was interrupted, nothing signed off (what ran: {exc})",
             file=sys.stderr,
         )
-        return EXIT_INTERRUPTED
-    except OSError as exc:
-        print(f"{PROG}: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.INTERRUPTED

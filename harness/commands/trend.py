@@ -13,14 +13,13 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from harness.errors import UsageError
+from harness.exit_codes import ExitCode
 from harness.history.regression import GroupTrend, TrendRules, group_runs, group_trend
 from harness.history.store import HISTORY_FILE, History, HistoryError, HistoryRow
+from harness.units import MIB
 
-EXIT_OK = 0
-EXIT_FLAGGED = 1
-EXIT_USAGE = 2
 TEXT_ROWS = 10  # runs per group in the text summary; trend.html has them all
-PROG = "leak-harness trend"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,19 +45,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _usage(message: str) -> int:
-    print(f"{PROG}: {message}", file=sys.stderr)
-    return EXIT_USAGE
-
-
-def _rules(args: argparse.Namespace) -> TrendRules | str:
-    """The rules, or what is wrong with the options."""
+def _rules(args: argparse.Namespace) -> TrendRules:
     if args.last < 1:
-        return f"--last must be at least 1, not {args.last}"
+        raise UsageError(f"--last must be at least 1, not {args.last}")
     if args.window is not None and args.window < 1:
-        return f"--window must be at least 1, not {args.window}"
+        raise UsageError(f"--window must be at least 1, not {args.window}")
     if args.k is not None and not args.k > 0:
-        return f"--k must be above 0, not {args.k}"
+        raise UsageError(f"--k must be above 0, not {args.k}")
     rules = TrendRules()
     return TrendRules(
         window=args.window if args.window is not None else rules.window,
@@ -66,7 +59,7 @@ def _rules(args: argparse.Namespace) -> TrendRules | str:
     )
 
 
-def rebuild(out: Path, history: History) -> tuple[int, int]:
+def rebuild(out: Path, history: History, prog: str) -> tuple[int, int]:
     """Record every analyzed run under <out>/runs/ (again): runs analyzed with --no-history or
     before the history existed. An unreadable verdict.json is skipped with a warning."""
     recorded = skipped = 0
@@ -78,7 +71,7 @@ def rebuild(out: Path, history: History) -> tuple[int, int]:
             history.record(document, verdict.parent.resolve())
             recorded += 1
         except (OSError, ValueError, AttributeError, TypeError) as exc:  # ValueError: JSON, row
-            print(f"{PROG}: skipped {verdict}: {exc}", file=sys.stderr)
+            print(f"{prog}: skipped {verdict}: {exc}", file=sys.stderr)
             skipped += 1
     return recorded, skipped
 
@@ -156,8 +149,8 @@ def _print_group(trend: GroupTrend, quiet: bool) -> None:
     numbered = list(enumerate(trend.runs, start=1))[-TEXT_ROWS:]
     for number, row in numbered:
         mark = "!" if row.id in trend.flags else ""
-        peak = "-" if row.peak_bytes is None else f"{row.peak_bytes / (1 << 20):,.1f}"
-        start = "-" if row.startup_bytes is None else f"{row.startup_bytes / (1 << 20):,.1f}"
+        peak = "-" if row.peak_bytes is None else f"{row.peak_bytes / MIB:,.1f}"
+        start = "-" if row.startup_bytes is None else f"{row.startup_bytes / MIB:,.1f}"
         rps = "-" if row.requests_per_s is None else f"{row.requests_per_s:,.1f}"
         print(
             f"  {mark:1}{number:>3}  {row.id:<34} {run_start(row):<16}  {row.verdict:<12} "
@@ -173,49 +166,44 @@ def _print_group(trend: GroupTrend, quiet: bool) -> None:
 
 
 def _render(
-    out: Path, groups: list[GroupTrend], history: Path, rules: TrendRules
+    out: Path, groups: list[GroupTrend], history: Path, rules: TrendRules, prog: str
 ) -> tuple[Path | None, list[list[Path]]]:
     from harness.history.page import TREND_DIR, render_trend  # matplotlib: only here
 
     try:
         page, plots = render_trend(out / TREND_DIR, groups, history, rules)
     except Exception as exc:  # the flags and the exit code stand even when a plot cannot be drawn
-        print(f"{PROG}: trend report not rendered: {exc!r}", file=sys.stderr)
+        print(f"{prog}: trend report not rendered: {exc!r}", file=sys.stderr)
         return None, [[] for _ in groups]
     return page, [[path for _, path in group] for group in plots]
 
 
 def run(args: argparse.Namespace) -> int:
     rules = _rules(args)
-    if isinstance(rules, str):
-        return _usage(rules)
     out: Path = args.out
     path: Path = args.history or out / HISTORY_FILE
     history = History(path)
-    try:
-        if args.rebuild:
-            recorded, skipped = rebuild(out, history)
-            print(f"{PROG}: recorded {recorded} runs, skipped {skipped}", file=sys.stderr)
-        if not history.exists:
-            return _usage(
-                f"no run history at {path} yet: analyze runs under {out / 'runs'} with "
-                f"`leak-harness analyze`, or record the analyzed ones with `{PROG} --rebuild`"
-            )
-        rows = history.runs(scenario=args.scenario, branch=args.branch)
-    except HistoryError as exc:
-        return _usage(str(exc))
+    if args.rebuild:
+        recorded, skipped = rebuild(out, history, args.prog)
+        print(f"{args.prog}: recorded {recorded} runs, skipped {skipped}", file=sys.stderr)
+    if not history.exists:
+        raise UsageError(
+            f"no run history at {path} yet: analyze runs under {out / 'runs'} with "
+            f"`leak-harness analyze`, or record the analyzed ones with `{args.prog} --rebuild`"
+        )
+    rows = history.runs(scenario=args.scenario, branch=args.branch)
     if not rows:
         wanted = " and ".join(
             f"{name} {value!r}"
             for name, value in (("scenario", args.scenario), ("branch", args.branch))
             if value is not None
         )
-        return _usage(f"no runs{' for ' + wanted if wanted else ''} in the history {path}")
+        raise UsageError(f"no runs{' for ' + wanted if wanted else ''} in the history {path}")
     groups = _order(
         [group_trend(group, rules, last=args.last) for group in group_runs(rows).values()]
     )
-    page, plots = _render(out, groups, path, rules)
-    code = EXIT_FLAGGED if any(trend.newest_flagged for trend in groups) else EXIT_OK
+    page, plots = _render(out, groups, path, rules, args.prog)
+    code = ExitCode.FAIL if any(trend.newest_flagged for trend in groups) else ExitCode.OK
     if args.json:
         print(json.dumps(trend_json(groups, path, rules, page, plots), indent=2))
         return code

@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from harness.analyze.growth import Z95
-from harness.analyze.verdict import MEMORY_SERIES
+from harness.series import MEMORY_SERIES
 
 SERIES_ORDER = ("container_anon", "rss", "app_heap", "app_malloc", "working_set")
 B_MORE = "B leaks more than A"

@@ -21,8 +21,9 @@ matplotlib.use("Agg")  # files only: no display, no GUI toolkit
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from harness.analyze.verdict import MEMORY_SERIES, load_samples, measured_rows
+from harness.analyze.verdict import load_samples, measured_rows
 from harness.compare.comparison import Comparison, FigureDifference, Growth, growths
+from harness.series import MEMORY_SERIES
 from harness.units import MIB
 
 COMPARISON_MD = "comparison.md"

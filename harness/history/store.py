@@ -26,6 +26,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from harness.errors import UsageError
+
 HISTORY_FILE = "history.sqlite"
 BUSY_TIMEOUT_S = 30.0
 KINDS = ("run", "signoff")
@@ -72,7 +74,7 @@ MIGRATIONS: tuple[str, ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-class HistoryError(ValueError):
+class HistoryError(UsageError, ValueError):
     """The history file or a record cannot be used (said in one line)."""
 
 

@@ -17,12 +17,11 @@ from pathlib import Path
 
 from harness.lifetime import die_with_parent
 from harness.load.hook_env import PROGRESS_ENV, SCHEDULE_ENV
-from harness.load.scenario import Stage
+from harness.load.scenario import SCENARIO_DIR, Stage
 
 #: loaded by Locust, never imported here: importing Locust monkey-patches the whole process
 HOOKS_FILE = Path(__file__).with_name("locust_hooks.py")
 
-SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 DEFAULT_LOCUSTFILE = SCENARIO_DIR / "resume_api_locustfile.py"
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Literal
 
@@ -15,7 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from harness.errors import UsageError
 
-SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
+#: package data (harness/scenarios/), found through the package so an installed wheel has it;
+#: a real directory, as Locust loads the default locustfile in it by path
+SCENARIO_DIR = Path(str(resources.files("harness") / "scenarios"))
 
 Shape = Literal["steady", "stress", "spike", "cycles", "soak"]
 #: the profiler a run puts the target under (memray: native stacks; see harness/run/memray.py)
@@ -116,7 +119,7 @@ def available() -> list[str]:
 
 
 def load_scenario(name_or_path: str) -> Scenario:
-    """A scenario by name (scenarios/<name>.toml) or by path to a TOML file."""
+    """A scenario by name (harness/scenarios/<name>.toml) or by path to a TOML file."""
     path = Path(name_or_path)
     if path.suffix != ".toml":
         path = SCENARIO_DIR / f"{name_or_path}.toml"

@@ -25,25 +25,11 @@ from matplotlib.figure import Figure
 
 from harness.analyze.analysis import Analysis
 from harness.analyze.checklist import Limits
-from harness.analyze.verdict import MEMORY_SERIES, measured_rows
+from harness.analyze.verdict import measured_rows
+from harness.series import MEMORY_SERIES, RESOURCE_SERIES, SERIES
 from harness.units import MIB
 
 PLOTS_DIR = "plots"
-MEMORY_COLOURS = {
-    "working_set": "#1f77b4",
-    "container_anon": "#17becf",
-    "shmem": "#9467bd",
-    "rss": "#ff7f0e",
-    "app_heap": "#2ca02c",
-    "app_malloc": "#8c564b",
-    "memray_heap": "#e377c2",
-}
-RESOURCES = {
-    "fds": "open fds",
-    "sockets": "sockets",
-    "threads": "threads",
-    "app_tasks": "asyncio tasks",
-}
 PHASE_COLOURS = {"warm-up": "#fff3c4", "load": "#e3f0ff", "idle": "#eeeeee", "cleanup": "#e5f7e5"}
 
 
@@ -150,7 +136,7 @@ def memory_over_time(rows: Sequence[dict[str, str]], limits: Limits, status: str
     for name, label in MEMORY_SERIES.items():
         values = [v / MIB for v in _column(rows, name)]
         if _has(values):
-            axes.plot(minutes, values, label=label, color=MEMORY_COLOURS.get(name), linewidth=1.3)
+            axes.plot(minutes, values, label=label, color=SERIES[name].colour, linewidth=1.3)
             top = max(top, max(v for v in values if not math.isnan(v)))
     if top == 0:
         plt.close(figure)
@@ -222,7 +208,7 @@ def memory_against_requests(analysis: Analysis, rows: Sequence[dict[str, str]]) 
     centre_y = intercept + slope * centre_x
     span = [min(xs), max(xs)]
     figure, axes = plt.subplots(figsize=(10, 4.0))
-    axes.scatter(xs, [y / MIB for y in ys], s=6, color=MEMORY_COLOURS.get(name, "#1f77b4"))
+    axes.scatter(xs, [y / MIB for y in ys], s=6, color=SERIES[name].colour)
     axes.plot(
         span,
         [(intercept + slope * x) / MIB for x in span],
@@ -249,18 +235,18 @@ def memory_against_requests(analysis: Analysis, rows: Sequence[dict[str, str]]) 
 
 
 def resources_over_time(rows: Sequence[dict[str, str]], status: str) -> Figure | None:
-    present = {n: label for n, label in RESOURCES.items() if _has(_column(rows, n))}
+    present = {n: label for n, label in RESOURCE_SERIES.items() if _has(_column(rows, n))}
     if not present:
         return None
     minutes = _minutes(rows)
     figure, grid = plt.subplots(1, len(present), figsize=(10, 2.8), squeeze=False)
     for axes, (name, label) in zip(grid[0], present.items(), strict=True):
         _shade_phases(axes, rows)
-        axes.plot(minutes, _column(rows, name), color="#9467bd", linewidth=1.2)
+        axes.plot(minutes, _column(rows, name), color=SERIES[name].colour, linewidth=1.2)
         _mark_end(axes, rows, status)
         axes.set_title(label, fontsize=9)
         axes.set_xlabel(_time_unit(rows)[1])
-        axes.set_ylabel("count")
+        axes.set_ylabel(SERIES[name].unit)
         axes.set_ylim(bottom=0)
     return figure
 

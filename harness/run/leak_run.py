@@ -25,6 +25,7 @@ from typing import Any
 
 from harness import __version__
 from harness.analyze.memray import Draw
+from harness.exit_codes import ExitCode
 from harness.load.locust_process import DEFAULT_LOCUSTFILE, LocustProcess
 from harness.load.scenario import Scenario, Stage, plan
 from harness.load.stress import knee
@@ -42,11 +43,8 @@ from harness.target.spec import TargetSpec, expand
 from harness.upstream.launch import start_upstream
 from harness.upstream.process import StubStartError
 
-EXIT_OK = 0
-EXIT_TARGET_FAILED = 1  # the target died under load (OOM kill or crash): a finding, not a bug
-EXIT_USAGE = 2
-EXIT_INFRA = 3
-EXIT_INTERRUPTED = 130
+#: the target died under load (OOM kill or crash): a finding, not a bug
+TARGET_DIED = ExitCode.FAIL
 
 
 class Interrupted(Exception):
@@ -188,17 +186,18 @@ class Run:
         }
         run = self.run = RunDirectory.create(settings.out, self.scenario.name, meta)
         self.display.message(f"run directory: {run.path}")
-        status, code, detail = "error", EXIT_INFRA, dict[str, Any]()
+        code: int = ExitCode.INFRA
+        status, detail = "error", dict[str, Any]()
         with _signals_raise():
             try:
                 status, code, detail = self._execute(run)
             except Interrupted as exc:
-                status, code, detail = "interrupted", EXIT_INTERRUPTED, {"signal": str(exc)}
+                status, code, detail = "interrupted", ExitCode.INTERRUPTED, {"signal": str(exc)}
                 self.display.message(f"interrupted by {exc}: cleaning up")
             except KeyboardInterrupt:
-                status, code, detail = "interrupted", EXIT_INTERRUPTED, {"signal": "SIGINT"}
+                status, code, detail = "interrupted", ExitCode.INTERRUPTED, {"signal": "SIGINT"}
             except (TargetError, StubStartError) as exc:
-                status, code, detail = "error", EXIT_INFRA, {"error": str(exc)}
+                status, code, detail = "error", ExitCode.INFRA, {"error": str(exc)}
             finally:
                 # A second Ctrl-C while cleaning up must not leave anything behind.
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -305,7 +304,7 @@ class Run:
             run.event("target-stopped", returncode=exit_state.returncode if exit_state else None)
             if profiled:
                 memray_run.finish(run, self.display, self.draw_flamegraph)
-            return "completed", EXIT_OK, {}
+            return "completed", ExitCode.OK, {}
 
     # -- the load ----------------------------------------------------------------------------
     def _follow_load(
@@ -319,7 +318,7 @@ class Run:
                 kind = "oom-killed" if ended.oom_killed else "target-exited"
                 run.event(kind, returncode=ended.returncode)
                 self.display.warning(f"target {kind} (exit code {ended.returncode})")
-                return kind, EXIT_TARGET_FAILED, {"returncode": ended.returncode}
+                return kind, TARGET_DIED, {"returncode": ended.returncode}
             progress = locust.progress()
             stage = progress.stage if progress else None
             if stage is not None and stage != current:
@@ -333,7 +332,7 @@ class Run:
         ended = target.exited()
         if ended is not None and ended.oom_killed:
             run.event("oom-killed", returncode=ended.returncode)
-            return "oom-killed", EXIT_TARGET_FAILED, {"returncode": ended.returncode}
+            return "oom-killed", TARGET_DIED, {"returncode": ended.returncode}
         return None
 
     def _stage_ended(

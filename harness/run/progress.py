@@ -10,8 +10,8 @@ from typing import TextIO
 
 from harness.load.scenario import Stage
 from harness.rundir import Sample
+from harness.units import MIB
 
-MIB = 1024 * 1024
 PLAIN_EVERY_S = 10.0
 
 

@@ -11,6 +11,8 @@ from typing import Any
 import httpx
 import psutil
 
+from harness.units import MIB
+
 
 @dataclass
 class TreeReading:
@@ -91,9 +93,6 @@ class AppReading:
     malloc: int | None = None  # bytes in use by the C allocator (glibc mallinfo2)
     rss: int | None = None  # the app's own view, used by the remote backend
     container_working_set: int | None = None
-
-
-MIB = 1024 * 1024
 
 
 def _mb(value: Any) -> int | None:

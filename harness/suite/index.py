@@ -12,15 +12,11 @@ from pathlib import Path
 from urllib.parse import quote
 
 from harness.analyze.analysis import VERDICT_JSON
+from harness.exit_codes import ExitCode
 from harness.report.html import REPORT_HTML
 from harness.report.markdown import SUMMARY_MD
 from harness.report.page import GREEN, ORANGE, RED, esc, page, table, verdict_badge
 from harness.suite.runs import (
-    EXIT_FAIL,
-    EXIT_INCONCLUSIVE,
-    EXIT_INFRA,
-    EXIT_INTERRUPTED,
-    EXIT_USAGE,
     SUITE_JSON,
     Suite,
     SuiteEntry,
@@ -48,13 +44,13 @@ def run_links(entry: SuiteEntry, base: Path) -> list[tuple[str, str]]:
 def _outcome(suite: Suite) -> tuple[str, str]:
     """The suite's headline and its colour."""
     code = suite.exit_code
-    if code == EXIT_INTERRUPTED:
+    if code == ExitCode.INTERRUPTED:
         return "INTERRUPTED", ORANGE
-    if code == EXIT_FAIL:
+    if code == ExitCode.FAIL:
         return "LEAK OR FAIL", RED
-    if code in (EXIT_USAGE, EXIT_INFRA):
+    if code in (ExitCode.USAGE, ExitCode.INFRA):
         return "RUN FAILED TO START", RED
-    if code == EXIT_INCONCLUSIVE:
+    if code == ExitCode.INCONCLUSIVE:
         return "INCONCLUSIVE", ORANGE
     return "ALL PASS", GREEN
 

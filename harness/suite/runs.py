@@ -13,21 +13,28 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.analyze.analysis import VERDICT_JSON, analyze
-from harness.analyze.verdict import INCONCLUSIVE, LEAK, rules_from_run
-from harness.rundir import RUN_JSON, SAMPLES_CSV, read_meta
+from harness.analyze.analysis import NotAnalyzable, load_or_analyze
+from harness.analyze.verdict import INCONCLUSIVE, LEAK
+from harness.errors import UsageError
+from harness.exit_codes import ExitCode
+from harness.rundir import RUN_JSON, read_meta
 
 SUITES_DIR = "suites"
 SUITE_JSON = "suite.json"
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INFRA, EXIT_INCONCLUSIVE = 0, 1, 2, 3, 4
-EXIT_INTERRUPTED = 130
 # Worst last: a finding (LEAK, checklist FAIL, target died) outranks a run that could not
 # start, which outranks INCONCLUSIVE; an interrupted suite says so above all.
-SEVERITY = (EXIT_OK, EXIT_INCONCLUSIVE, EXIT_USAGE, EXIT_INFRA, EXIT_FAIL, EXIT_INTERRUPTED)
+SEVERITY = (
+    ExitCode.OK,
+    ExitCode.INCONCLUSIVE,
+    ExitCode.USAGE,
+    ExitCode.INFRA,
+    ExitCode.FAIL,
+    ExitCode.INTERRUPTED,
+)
 
 
-class SuiteError(ValueError):
+class SuiteError(UsageError, ValueError):
     """A run directory or suite that cannot be indexed (said in one line)."""
 
 
@@ -37,42 +44,31 @@ def now() -> str:
 
 def worst_exit(codes: Iterable[int]) -> int:
     """The suite's exit code: the most severe of its runs' (unknown codes count as infra)."""
-    known = [c if c in SEVERITY else EXIT_INFRA for c in codes]
-    return max(known, key=SEVERITY.index, default=EXIT_OK)
+    known = [c if c in SEVERITY else ExitCode.INFRA for c in codes]
+    return int(max(known, key=SEVERITY.index, default=ExitCode.OK))
 
 
 def load_analysis(run_dir: Path) -> dict[str, Any]:
-    """The run's analysis: its verdict.json unless older than its samples, else judged in
-    memory now (nothing is written). Raises SuiteError when it cannot be judged."""
-    verdict, samples = run_dir / VERDICT_JSON, run_dir / SAMPLES_CSV
-    fresh = verdict.is_file() and (
-        not samples.is_file() or verdict.stat().st_mtime >= samples.stat().st_mtime
-    )
-    if fresh:
-        try:
-            document = json.loads(verdict.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            document = None
-        if isinstance(document, dict) and isinstance(document.get("verdict"), str):
-            return document
+    """The run's analysis (verdict.json when fresh, else judged in memory now; nothing is
+    written). Raises SuiteError when it cannot be judged."""
     try:
-        return analyze(run_dir, rules_from_run(run_dir)).to_json()
-    except Exception as exc:  # a broken run is listed with the reason, never a traceback
-        raise SuiteError(f"cannot be analyzed: {type(exc).__name__}: {exc}") from exc
+        return load_or_analyze(run_dir)
+    except NotAnalyzable as exc:  # a broken run is listed with the reason, never a traceback
+        raise SuiteError(str(exc)) from exc
 
 
 def exit_code_of(status: str, analysis: dict[str, Any] | None) -> int:
     """What `leak-harness run --analyze` exits with for a run that ended so."""
     if status == "interrupted":
-        return EXIT_INTERRUPTED
+        return ExitCode.INTERRUPTED
     if status in ("oom-killed", "target-exited"):
-        return EXIT_FAIL
+        return ExitCode.FAIL
     if status != "completed" or analysis is None:
-        return EXIT_INFRA
+        return ExitCode.INFRA
     failed = any(i.get("status") == "FAIL" for i in analysis.get("checklist") or [])
     if analysis.get("verdict") == LEAK or failed:
-        return EXIT_FAIL
-    return EXIT_INCONCLUSIVE if analysis.get("verdict") == INCONCLUSIVE else EXIT_OK
+        return ExitCode.FAIL
+    return ExitCode.INCONCLUSIVE if analysis.get("verdict") == INCONCLUSIVE else ExitCode.OK
 
 
 @dataclass
@@ -197,7 +193,7 @@ class Suite:
     @property
     def exit_code(self) -> int:
         codes = [e.exit_code for e in self.entries]
-        return worst_exit(codes + ([EXIT_INTERRUPTED] if self.interrupted else []))
+        return worst_exit(codes + ([ExitCode.INTERRUPTED] if self.interrupted else []))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -251,7 +247,7 @@ def read_suite(path: Path) -> Suite:
         if not isinstance(run, dict):
             raise SuiteError(f"{path / SUITE_JSON}: a run entry is not an object")
         scenario = str(run.get("scenario") or "?")
-        code = run["exit_code"] if isinstance(run.get("exit_code"), int) else EXIT_INFRA
+        code = run["exit_code"] if isinstance(run.get("exit_code"), int) else ExitCode.INFRA
         found = [
             path / run[k] if k == "path" else Path(run[k])
             for k in ("path", "run_dir")

@@ -8,12 +8,25 @@ connection string)."""
 
 from __future__ import annotations
 
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-ROOT = Path(__file__).resolve().parents[2]
+
+def _service_dir() -> Path:
+    """The bundled service's package, located (not imported) wherever it is installed."""
+    found = find_spec("resume_api")
+    if found is None or found.origin is None:  # only the default target needs it
+        return Path.cwd() / "resume_api"
+    return Path(found.origin).resolve().parent
+
+
+#: the default target's package (its alert rules and Dockerfile inside) and the directory
+#: above it, where it runs and whose resume_api/ its docker build copies
+SERVICE_DIR = _service_dir()
+SERVICE_HOME = SERVICE_DIR.parent
 
 
 class MemoryEndpoints(BaseModel):
@@ -49,7 +62,7 @@ class TargetSpec(BaseModel):
             "PYTHONUNBUFFERED": "1",
         }
     )
-    workdir: Path = ROOT
+    workdir: Path = SERVICE_HOME
     health_path: str = "/health"
     startup_timeout_s: float = 60.0
     # what asks the target to shut down (its stop signal, in a container too); SIGINT unwinds a
@@ -57,14 +70,14 @@ class TargetSpec(BaseModel):
     stop_signal: Literal["SIGTERM", "SIGINT"] = "SIGTERM"
     python: bool = True  # the target is a Python process: inject the heap agent
     memory_endpoints: MemoryEndpoints | None = Field(default_factory=MemoryEndpoints)
-    alert_rules: Path | None = ROOT / "resume_api" / "alert_rules.yml"
+    alert_rules: Path | None = SERVICE_DIR / "alert_rules.yml"
     upstreams: list[UpstreamSpec] = Field(
         default_factory=lambda: [UpstreamSpec(), UpstreamSpec(kind="azurite")]
     )
     leak_env: str | None = "RESUME_API_LEAKS"  # where --leak switches go (None: not supported)
     # docker backend
-    dockerfile: Path = ROOT / "resume_api" / "Dockerfile"
-    docker_context: Path = ROOT
+    dockerfile: Path = SERVICE_DIR / "Dockerfile"
+    docker_context: Path = SERVICE_HOME
     image: str | None = None  # use this image instead of building the Dockerfile
     build_args: dict[str, str] = Field(default_factory=dict)  # for the Dockerfile's ARGs
     # host directories the target writes into (a profiler's capture): a container gets each

@@ -1,8 +1,9 @@
 """Azurite, the Azure Storage emulator (blob service only), as a child process on loopback.
 
-Installed from npm into the project's `.azurite/` by `scripts/ensure_azurite.sh` (called here
-when it is missing); the data lives in a temporary directory removed at stop. Azurite's
-well-known development account is the only one it accepts, so its key is no secret."""
+Installed from npm into the user's cache by `ensure_azurite.sh` (package data, run here when
+it is missing; `python -m harness.upstream.azurite` does it ahead of time): an installed harness
+has no source tree to keep it in. The data lives in a temporary directory removed at stop.
+Azurite's well-known development account is the only one it accepts, so its key is no secret."""
 
 from __future__ import annotations
 
@@ -10,14 +11,17 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 from harness.upstream.child import ListeningChild, StubStartError
 
-ROOT = Path(__file__).resolve().parents[2]
-INSTALL_SCRIPT = ROOT / "scripts" / "ensure_azurite.sh"
-LOCAL_BIN = ROOT / ".azurite" / "node_modules" / ".bin" / "azurite-blob"
+INSTALL_SCRIPT = Path(__file__).with_name("ensure_azurite.sh")  # package data
+_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+#: where npm installs it: the user's cache, shared by every checkout and installed harness
+PREFIX = _CACHE / "leak-harness" / "azurite"
+LOCAL_BIN = PREFIX / "node_modules" / ".bin" / "azurite-blob"
 
 ACCOUNT = "devstoreaccount1"
 ACCOUNT_KEY = (
@@ -34,7 +38,7 @@ class AzuriteStartError(StubStartError):
 
 
 def find_azurite(install: bool = True) -> Path:
-    """`azurite-blob`: $AZURITE_BLOB, the project's .azurite/, PATH, else install it."""
+    """`azurite-blob`: $AZURITE_BLOB, the user's cache (PREFIX), PATH, else install it."""
     override = os.environ.get("AZURITE_BLOB")
     if override:
         if not os.access(override, os.X_OK):
@@ -46,9 +50,13 @@ def find_azurite(install: bool = True) -> Path:
     if on_path:
         return Path(on_path)
     if not install:
-        raise AzuriteStartError("azurite-blob not found: run scripts/ensure_azurite.sh")
+        raise AzuriteStartError("azurite-blob not found: run python -m harness.upstream.azurite")
     done = subprocess.run(
-        [str(INSTALL_SCRIPT)], capture_output=True, text=True, timeout=600, check=False
+        ["bash", str(INSTALL_SCRIPT), str(PREFIX)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     if done.returncode != 0 or not LOCAL_BIN.exists():
         raise AzuriteStartError(
@@ -105,3 +113,11 @@ class AzuriteProcess(ListeningChild):
         # the blobs are the load's, disposable; a harness killed before this leaves them in
         # the directory it was given (the run directory), not in /tmp
         shutil.rmtree(self.location, ignore_errors=True)
+
+
+if __name__ == "__main__":  # install ahead of a run (scripts/ensure_system.sh); prints the path
+    try:
+        print(find_azurite())
+    except AzuriteStartError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)

@@ -4,7 +4,8 @@ smaller share of users uploading, downloading, linking and deleting resume files
 RESUME_API_FILE_USERS=0 leaves them out).
 
 Many users send the same job description (a shared pool of cases), as on the real service.
-Run by the harness, or on its own: `locust -f scenarios/resume_api_locustfile.py --host URL`."""
+Run by the harness, or on its own:
+`locust -f harness/scenarios/resume_api_locustfile.py --host URL`."""
 
 from __future__ import annotations
 
@@ -152,7 +153,7 @@ class ResumeFilesUser(FastHttpUser):
         headers = {**self.headers, "Content-Type": file.content_type}
         with self.client.post(
             "/api/v1/resumes?filename=resume",
-            data=file.content,
+            data=file.content,  # type: ignore[arg-type]  # bytes go as they are; the hint is narrow
             headers=headers,
             name="resumes-upload",
             catch_response=True,

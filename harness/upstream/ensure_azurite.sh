@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Azurite (the Azure Storage emulator) from npm, into the project-local .azurite/ (git-ignored),
-# for the resume_api's blob storage upstream. Re-running with the pinned version already there
-# takes no time. Needs Node.js >= 18 with npm.
+# Azurite (the Azure Storage emulator) from npm, into PREFIX, for the resume_api's blob storage
+# upstream. Package data of the harness: harness/upstream/azurite.py runs it with its PREFIX (the
+# user's cache; `python -m harness.upstream.azurite` installs ahead of a run). Re-running with the
+# pinned version already there takes no time. Needs Node.js >= 18 with npm.
+#   usage: ensure_azurite.sh PREFIX
 #   AZURITE_VERSION   the npm version to install (default below)
 # Prints the path of azurite-blob on stdout (npm's output goes to stderr); exits 2 with a clear
 # message when npm is missing or the install fails.
 set -euo pipefail
-_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-_prefix="$_root/.azurite"
+_prefix="${1:?usage: ensure_azurite.sh PREFIX (where npm installs Azurite)}"
 _version="${AZURITE_VERSION:-3.37.0}"
 _bin="$_prefix/node_modules/.bin/azurite-blob"
 _stamp="$_prefix/.installed-version"
@@ -15,7 +16,7 @@ _stamp="$_prefix/.installed-version"
 _azurite_fail() {
   echo "error: $*" >&2
   echo "       Azurite is what the resume_api's blob storage upstream runs; install Node.js >= 18" >&2
-  echo "       with npm (Debian: apt-get install nodejs npm) and re-run scripts/ensure_azurite.sh" >&2
+  echo "       with npm (Debian: apt-get install nodejs npm) and re-run python -m harness.upstream.azurite" >&2
   exit 2
 }
 
