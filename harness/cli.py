@@ -73,10 +73,10 @@ def _dispatch(argv: Sequence[str] | None) -> int:
     if args.command == "stub":
         from harness.upstream import cli as upstream_cli
 
-        return upstream_cli.run(args)
+        return upstream_cli.main(args)
     if args.command in COMMANDS:
         try:
-            code: int = _command_module(args.command).run(args)
+            code: int = _command_module(args.command).main(args)
         except UsageError as exc:  # bad input: one line that says what to fix
             print(f"{args.prog}: {exc}", file=sys.stderr)
             return ExitCode.USAGE

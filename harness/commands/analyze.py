@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
+def main(args: argparse.Namespace) -> int:
     run_dir: Path = args.run_dir
     if not (run_dir / RUN_JSON).is_file():
         raise UsageError(

@@ -125,7 +125,7 @@ def _print(comparison: Comparison, a_count: int, b_count: int) -> None:
         print(f"  note: {note}")
 
 
-def run(args: argparse.Namespace) -> int:
+def main(args: argparse.Namespace) -> int:
     if args.threshold is not None and not (math.isfinite(args.threshold) and args.threshold >= 0):
         raise UsageError(f"--threshold must be a number of bytes >= 0, not {args.threshold}")
     a_dirs, a_runs = _side("A", args.a)

@@ -79,7 +79,7 @@ def _settings(run_dir: Path, meta: dict[str, object], config: Path | None) -> Ru
     return settings
 
 
-def run(args: argparse.Namespace) -> int:
+def main(args: argparse.Namespace) -> int:
     run_dir: Path = args.run_dir
     if not (run_dir / RUN_JSON).is_file() or not (run_dir / SAMPLES_CSV).is_file():
         raise UsageError(f"{run_dir} is not a run directory (no {RUN_JSON} or {SAMPLES_CSV})")

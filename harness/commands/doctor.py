@@ -56,7 +56,7 @@ def _docker() -> tuple[bool, str]:
     return works, f"engine {version}, cgroup v{cgroup}, {enforced}, {swap}; {base}"
 
 
-def run(args: argparse.Namespace) -> int:
+def main(args: argparse.Namespace) -> int:
     del args
     checks: list[tuple[str, bool, str]] = []
     ok, why = _cgroup()

@@ -14,7 +14,7 @@ from harness.report.flamegraph import render_flamegraph
 from harness.report.terminal import diagnosis_lines, render_terminal
 from harness.run import memray as memray_run
 from harness.run.config import ConfigError, load_settings
-from harness.run.leak_run import Run
+from harness.run.leak_run import LeakRun
 from harness.run.progress import Display
 from harness.workflows.judge import judge_run
 
@@ -57,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
+def main(args: argparse.Namespace) -> int:
     cli = {
         key: getattr(args, key)
         for key in (
@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
             "--allocator-check: a remote service cannot be restarted with other allocator settings"
         )
     display = Display(quiet=settings.quiet or settings.json_output)
-    result = Run(settings, scenario, display, draw_flamegraph=render_flamegraph).execute()
+    result = LeakRun(settings, scenario, display, draw_flamegraph=render_flamegraph).execute()
     diagnosis = None
     if args.allocator_check and result.status not in ("error", "interrupted"):
         from harness.workflows.allocator_check import SETTINGS, diagnose

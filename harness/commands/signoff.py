@@ -135,7 +135,7 @@ def _signoff(args: argparse.Namespace) -> int:
     return code
 
 
-def run(args: argparse.Namespace) -> int:
+def main(args: argparse.Namespace) -> int:
     try:
         return _signoff(args)
     except Abandoned as exc:

@@ -63,7 +63,7 @@ def report(suite: Suite, as_json: bool, quiet: bool) -> None:
     print(f"index: {index}")
 
 
-def run(args: argparse.Namespace) -> int:
+def main(args: argparse.Namespace) -> int:
     given = run_option_words(args)
     if args.runs:
         if args.scenarios or given:

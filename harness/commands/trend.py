@@ -178,7 +178,7 @@ def _render(
     return page, [[path for _, path in group] for group in plots]
 
 
-def run(args: argparse.Namespace) -> int:
+def main(args: argparse.Namespace) -> int:
     rules = _rules(args)
     out: Path = args.out
     path: Path = args.history or out / HISTORY_FILE

@@ -154,7 +154,7 @@ def _with_agent(spec: TargetSpec, heap_dir: Path) -> TargetSpec:
     )
 
 
-class Run:
+class LeakRun:
     """`draw_flamegraph`: the report that draws a memray capture's leaks flamegraph in a
     profiled run (harness.report.flamegraph's, handed in from above; without it analyze
     draws it when it renders the reports)."""

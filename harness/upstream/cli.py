@@ -68,7 +68,7 @@ def config_from_args(args: argparse.Namespace) -> StubConfig:
     return config
 
 
-def run(args: argparse.Namespace) -> int:
+def main(args: argparse.Namespace) -> int:
     import uvicorn
 
     from harness.upstream.app import create_app

@@ -43,7 +43,7 @@ from harness.analyze.verdict import rules_from_run
 from harness.errors import UsageError
 from harness.load.scenario import Scenario
 from harness.run.config import RunSettings
-from harness.run.leak_run import Run
+from harness.run.leak_run import LeakRun
 from harness.run.progress import Display
 from harness.rundir import profiled_run, read_meta
 
@@ -154,7 +154,7 @@ def rerun(
     changed = settings.model_copy(
         update={"out": run_dir / ALLOCATOR_DIR / setting.name, "target": target, "profile": None}
     )
-    result = Run(changed, scenario.model_copy(update={"profile": "none"}), display).execute()
+    result = LeakRun(changed, scenario.model_copy(update={"profile": "none"}), display).execute()
     return result.run_dir, result.status, str(result.detail.get("error") or "")
 
 
