@@ -103,6 +103,23 @@ class Analysis:
             data["allocator"] = self.allocator.to_json()
         return data
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Analysis:
+        """verdict.json read back: what a report or a comparison renders without judging the
+        run again."""
+        return cls(
+            run=RunInfo(**data["run"]),
+            verdict=Verdict.from_json(data),
+            suspects=[Suspect(**s) for s in data.get("suspects") or []],
+            suspects_basis=str(data.get("suspects_basis", "")),
+            checklist=[Item(**i) for i in data.get("checklist") or []],
+            figures=Figures(**data["figures"]),
+            schema_version=int(data.get("schema_version", SCHEMA_VERSION)),
+            notes=list(data.get("notes") or []),
+            memray=MemrayReport.from_json(data["memray"]) if data.get("memray") else None,
+            allocator=Diagnosis.from_json(data["allocator"]) if data.get("allocator") else None,
+        )
+
 
 def run_info(meta: dict[str, Any]) -> RunInfo:
     env = meta.get("environment") or {}

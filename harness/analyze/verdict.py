@@ -84,6 +84,19 @@ class Verdict:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Verdict:
+        """From to_json()'s fields (verdict.json holds them at its top level, among others)."""
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        interval = known.get("interval")
+        return cls(
+            **{
+                **known,
+                "interval": tuple(interval) if interval is not None else None,
+                "series": [SeriesGrowth(**s) for s in known.get("series") or []],
+            }
+        )
+
 
 def load_samples(run_dir: Path) -> list[dict[str, str]]:
     """samples.csv's rows; in a run profiled with memray, each with memray's heap at its time."""

@@ -12,7 +12,7 @@ import pytest
 from junitparser import Failure, JUnitXml, Skipped
 from support.synthetic import synthetic_run
 
-from harness.analyze.analysis import analyze, write_verdict
+from harness.analyze.analysis import Analysis, analyze, write_verdict
 from harness.analyze.checklist import Limits
 from harness.analyze.verdict import Rules, load_samples
 from harness.report import plots
@@ -101,3 +101,13 @@ def test_an_oom_killed_run_says_so_in_every_format(tmp_path: Path) -> None:
     memory = plots.memory_over_time(load_samples(run_dir), Limits(), "oom-killed")
     assert memory is not None
     assert any("oom-killed" in text.get_text() for text in memory.axes[0].texts)
+
+
+@pytest.mark.parametrize("heap_leak", [0.0, 4096.0])
+def test_verdict_json_reads_back_into_the_same_analysis(tmp_path: Path, heap_leak: float) -> None:
+    analysis = analyze(synthetic_run(tmp_path, heap_leak=heap_leak), Rules())
+    document = json.loads(json.dumps(analysis.to_json()))  # as verdict.json stores it
+    again = Analysis.from_json(document)
+    assert json.loads(json.dumps(again.to_json())) == document
+    assert again.verdict == analysis.verdict
+    assert again.passed == analysis.passed
