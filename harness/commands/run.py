@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 
 from harness.analyze.verdict import rules_from_run
-from harness.commands._run_options import add_run_options
+from harness.commands._run_options import add_run_options, run_option_values
 from harness.load.scenario import PROFILES, available, load_scenario
 from harness.report.flamegraph import render_flamegraph
 from harness.report.terminal import diagnosis_lines, render_terminal
 from harness.run import memray as memray_run
-from harness.run.config import ConfigError, load_settings
+from harness.run.config import ConfigError, check_leaks, load_settings
 from harness.run.leak_run import LeakRun
 from harness.run.progress import Display
 from harness.workflows.judge import judge_run
@@ -58,27 +58,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    only_run = ("scenario", "profile", "out", "locust_processes", "locust_expect_workers")
     cli = {
-        key: getattr(args, key)
-        for key in (
-            "scenario",
-            "backend",
-            "leaks",
-            "memory_limit",
-            "cpus",
-            "duration_s",
-            "users",
-            "sample_interval_s",
-            "tracemalloc_frames",
-            "profile",
-            "out",
-            "locustfile",
-            "locust_processes",
-            "locust_expect_workers",
-            "host",
-            "quiet",
-            "json_output",
-        )
+        **run_option_values(args),
+        **{key: getattr(args, key) for key in (*only_run, "quiet", "json_output")},
     }
     if args.host and not args.backend:
         cli["backend"] = "remote"
@@ -86,13 +69,7 @@ def main(args: argparse.Namespace) -> int:
     scenario = load_scenario(settings.scenario)
     if settings.locustfile is not None and not settings.locustfile.is_file():
         raise ConfigError(f"--locustfile {settings.locustfile} does not exist")
-    if settings.leaks and settings.target.leak_env == "RESUME_API_LEAKS":
-        from resume_api.leaks import LeakSpecError, parse_leaks  # the bundled service's
-
-        try:
-            parse_leaks(",".join(settings.leaks))
-        except LeakSpecError as exc:
-            raise ConfigError(f"--leak: {exc}") from None
+    check_leaks(settings)
     if (settings.profile or scenario.profile) == "memray":
         memray_run.check(settings.target, settings.backend)
         if args.allocator_check:

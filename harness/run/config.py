@@ -161,3 +161,15 @@ def _relative_paths(target: Any, base: Path) -> Any:
         if isinstance(fixed.get(key), str):
             fixed[key] = str((base / fixed[key]).resolve())
     return fixed
+
+
+def check_leaks(settings: RunSettings) -> None:
+    """The bundled service's leak switches are known by name: a typo is a usage error now,
+    not a target that fails to boot after the first scenario."""
+    if settings.leaks and settings.target.leak_env == "RESUME_API_LEAKS":
+        from resume_api.leaks import LeakSpecError, parse_leaks  # the bundled service's
+
+        try:
+            parse_leaks(",".join(settings.leaks))
+        except LeakSpecError as exc:
+            raise ConfigError(f"--leak: {exc}") from None

@@ -19,7 +19,7 @@ from typing import Any
 from harness.errors import UsageError
 from harness.exit_codes import ExitCode
 from harness.load.scenario import ScenarioError, load_scenario, plan
-from harness.run.config import ConfigError, load_settings
+from harness.run.config import check_leaks, load_settings
 from harness.rundir import RUN_JSON
 from harness.suite.runs import (
     SEVERITY,
@@ -75,17 +75,8 @@ def settled_out(options: Mapping[str, Any], out: Path | None, config: Path | Non
     cli = {**options, "out": out}
     if cli.get("host") and not cli.get("backend"):
         cli["backend"] = "remote"
-    try:
-        settings, _ = load_settings(cli, config)
-        if settings.leaks and settings.target.leak_env == "RESUME_API_LEAKS":
-            from resume_api.leaks import LeakSpecError, parse_leaks
-
-            try:
-                parse_leaks(",".join(settings.leaks))
-            except LeakSpecError as exc:
-                raise ConfigError(f"--leak: {exc}") from None
-    except ConfigError as exc:
-        raise UsageError(str(exc)) from None
+    settings, _ = load_settings(cli, config)  # a ConfigError is a UsageError
+    check_leaks(settings)
     return settings.out.resolve()
 
 
