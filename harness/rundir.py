@@ -45,6 +45,16 @@ def read_meta(run_dir: Path) -> dict[str, Any]:
     return meta
 
 
+#: one row of samples.csv: every column as written (an empty cell: not measured)
+SampleRow = dict[str, str]
+
+
+def read_samples(run_dir: Path) -> list[SampleRow]:
+    """samples.csv's rows: the one place it is parsed."""
+    with (run_dir / SAMPLES_CSV).open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
 def read_events(run_dir: Path) -> list[dict[str, Any]]:
     """events.jsonl's records (a half-written last line of a killed run skipped)."""
     events = []

@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from harness.rundir import CAPTURE, MEMRAY_DIR, SAMPLES_CSV
+from harness.rundir import CAPTURE, MEMRAY_DIR, read_samples
 from harness.series import HEAP_SERIES
 
 STACKS_JSON = "stacks.json"
@@ -215,8 +215,7 @@ def rank(
 def requests_served(run_dir: Path) -> int | None:
     """The last cumulative request count in samples.csv."""
     try:
-        with (run_dir / SAMPLES_CSV).open(encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
+        rows = read_samples(run_dir)
     except OSError:
         return None
     counts = [int(row["requests"]) for row in rows if row.get("requests")]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.rundir import HEAP_DIR, SAMPLES_CSV, read_events
+from harness.rundir import HEAP_DIR, read_events, read_samples
 
 NOISE = (
     tracemalloc.__file__,
@@ -44,14 +44,11 @@ class Suspect:
 
 def _snapshot_requests(run_dir: Path) -> dict[str, int]:
     """Requests done when each snapshot was taken (the nearest earlier sample)."""
-    import csv
-
     taken: dict[str, float] = {}
     for event in read_events(run_dir):
         if event.get("event") == "heap-snapshot" and event.get("file"):
             taken[event["file"]] = float(event["time"])
-    with (run_dir / SAMPLES_CSV).open(encoding="utf-8") as handle:
-        samples = [(float(row["time"]), int(row["requests"])) for row in csv.DictReader(handle)]
+    samples = [(float(row["time"]), int(row["requests"])) for row in read_samples(run_dir)]
     result: dict[str, int] = {}
     for name, when in taken.items():
         earlier = [requests for time_, requests in samples if time_ <= when]

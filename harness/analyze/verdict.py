@@ -8,7 +8,6 @@ was collected (`harness/analyze/kept.py`)."""
 
 from __future__ import annotations
 
-import csv
 import math
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -19,7 +18,7 @@ from typing import Any
 from harness.analyze.growth import GrowthFit, fit_growth
 from harness.analyze.kept import after_collection, kept
 from harness.analyze.memray import attach_heap
-from harness.rundir import SAMPLES_CSV, read_events, read_meta
+from harness.rundir import read_events, read_meta, read_samples
 from harness.series import HEAP_SERIES, MEMORY_SERIES, RESOURCE_SERIES
 from harness.units import MIB
 
@@ -100,8 +99,7 @@ class Verdict:
 
 def load_samples(run_dir: Path) -> list[dict[str, str]]:
     """samples.csv's rows; in a run profiled with memray, each with memray's heap at its time."""
-    with (run_dir / SAMPLES_CSV).open(encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
+    rows = read_samples(run_dir)
     attach_heap(run_dir, rows)
     return rows
 

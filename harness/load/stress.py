@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import csv
 import itertools
 import statistics
 from pathlib import Path
 from typing import Any
 
 from harness.load.scenario import Stage
-from harness.rundir import SAMPLES_CSV
+from harness.rundir import read_samples
 
 GAIN = 0.05  # a step that adds less than 5% throughput is past the knee
 
 
 def stage_throughput(run_dir: Path, stages: list[Stage]) -> list[dict[str, Any]]:
     """Requests/s of each load stage, from the samples (its middle 80%, ramps excluded)."""
-    rows = list(csv.DictReader((run_dir / SAMPLES_CSV).open(encoding="utf-8")))
+    rows = read_samples(run_dir)
     result = []
     for stage in stages:
         if not stage.phase.startswith("load"):
