@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import traceback
 from collections.abc import Sequence
 from typing import Any
 
-from harness import __version__
+from harness import __version__, console
 from harness.errors import UsageError
 from harness.exit_codes import ExitCode
+
+#: set to see the traceback of an internal error
+DEBUG_ENV = "LEAK_HARNESS_DEBUG"
 
 #: the pipeline's commands, in the order --help lists them: harness/commands/<name>.py each
 #: (dashes as underscores)
@@ -57,11 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        return _dispatch(argv)
-    except BrokenPipeError:  # `leak-harness analyze | head`: the reader left, not an error
-        sys.stderr.close()
-        return 0
+    """The exit code is the command's; a command that did its work but whose reader left
+    (`leak-harness analyze | head`) exits 141, as a shell shows a process ended by SIGPIPE."""
+    console.guard()
+    code = _dispatch(argv)
+    return ExitCode.BROKEN_PIPE if code == ExitCode.OK and console.lost() else code
 
 
 def _dispatch(argv: Sequence[str] | None) -> int:
@@ -83,6 +88,18 @@ def _dispatch(argv: Sequence[str] | None) -> int:
         except OSError as exc:  # a path given that cannot be read or written
             print(f"{args.prog}: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
             return ExitCode.USAGE
+        except KeyboardInterrupt:  # Ctrl-C outside a run (which handles its own)
+            print(f"{args.prog}: interrupted", file=sys.stderr)
+            return ExitCode.INTERRUPTED
+        except Exception as exc:  # a bug: one line, the traceback only when asked for
+            if os.environ.get(DEBUG_ENV):
+                traceback.print_exc()
+            print(
+                f"{args.prog}: internal error: {type(exc).__name__}: {exc} "
+                f"(set {DEBUG_ENV}=1 for the traceback, and please report it)",
+                file=sys.stderr,
+            )
+            return ExitCode.INTERNAL
         return int(code)
     parser.error(f"unknown command {args.command!r}")
     return ExitCode.USAGE  # pragma: no cover - parser.error exits

@@ -13,6 +13,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -22,6 +23,10 @@ from harness.target.spec import TargetSpec
 
 Backend = Literal["auto", "cgroup", "docker", "process", "remote"]
 BACKENDS: tuple[str, ...] = ("auto", "cgroup", "docker", "process", "remote")
+
+#: below this no Python web service starts (the interpreter and a framework's imports alone
+#: take tens of MiB): a smaller limit is a typo (`1k` for `1g`), not a test
+MIN_MEMORY_LIMIT = 32 << 20
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*$", re.IGNORECASE)
 _POWERS = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4}
@@ -66,7 +71,20 @@ class RunSettings(BaseModel):
     @field_validator("memory_limit", mode="before")
     @classmethod
     def _size(cls, value: Any) -> Any:
-        return parse_size(value) if isinstance(value, str) else value
+        size = parse_size(value) if isinstance(value, str) else value
+        if isinstance(size, int) and size < MIN_MEMORY_LIMIT:
+            raise ValueError(
+                f"{size} bytes is below {MIN_MEMORY_LIMIT >> 20} MiB, less than any Python "
+                "service needs to start; use e.g. 2g or 512m"
+            )
+        return size
+
+    @field_validator("host")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_url(value, "--host")
+        return value
 
     @field_validator("leaks", mode="before")
     @classmethod
@@ -149,7 +167,24 @@ def load_settings(
         raise ConfigError(f"invalid settings{where}: {problems}") from None
     if settings.host and not settings.target.url:
         settings.target.url = settings.host
+    if settings.target.url is not None:
+        check_url(settings.target.url, "[target] url")
+    if settings.backend == "remote" and not settings.target.url:
+        raise ConfigError(
+            "the remote backend needs the service's URL: --host http://HOST:PORT or [target] url"
+        )
     return settings, source
+
+
+def check_url(url: str, where: str) -> None:
+    """A service URL the harness can reach: http(s)://host[:port][/path]."""
+    parts = urlsplit(url)
+    try:
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        port_ok = False
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
+        raise ConfigError(f"{where} {url!r} is not a service URL; use e.g. http://127.0.0.1:8000")
 
 
 def _relative_paths(target: Any, base: Path) -> Any:

@@ -9,30 +9,24 @@ stops Locust, the target and the upstreams and removes the cgroup or container."
 from __future__ import annotations
 
 import contextlib
-import importlib.metadata
-import os
-import platform
-import signal
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
+import traceback
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
-from harness import __version__
 from harness.analyze.memray import Draw
 from harness.exit_codes import ExitCode
-from harness.load.locust_process import DEFAULT_LOCUSTFILE, LocustProcess
+from harness.load.locust_process import DEFAULT_LOCUSTFILE, LOCUST_LOG, LocustProcess
 from harness.load.scenario import Scenario, Stage, plan
 from harness.load.stress import knee
 from harness.run import memray as memray_run
 from harness.run.app_endpoints import ask_cleanup, check_monitoring
 from harness.run.config import RunSettings
 from harness.run.progress import Display
+from harness.run.provenance import environment
+from harness.run.signals import Interrupted, StopSignals, shielded
 from harness.rundir import LOCUST_PREFIX, TARGET_LOG, RunDirectory
 from harness.sample.heap import AGENT_DIR, HeapSnapshots, agent_env
 from harness.sample.probes import AppStats
@@ -43,16 +37,28 @@ from harness.target.spec import TargetSpec, expand
 from harness.upstream.launch import start_upstream
 from harness.upstream.process import StubStartError
 
-#: the target died under load (OOM kill or crash): a finding, not a bug
-TARGET_DIED = ExitCode.FAIL
+#: where an internal error's traceback goes (the terminal gets one line)
+HARNESS_ERROR = "harness-error.txt"
 
 
-class Interrupted(Exception):
-    """SIGINT or SIGTERM arrived; the run unwinds through its cleanup."""
+class LoadError(Exception):
+    """Locust could not drive the scenario (a locustfile that fails, Locust dying)."""
 
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
+
+class TargetDied(Exception):
+    """The target ended on its own before the run let it: OOM-killed (a finding: it did not fit
+    its limit, which the checklist's peak item fails) or exited (the run could not go on)."""
+
+    def __init__(self, oom_killed: bool, returncode: int | None, phase: str) -> None:
+        self.status = "oom-killed" if oom_killed else "target-exited"
+        self.exit_code = ExitCode.FAIL if oom_killed else ExitCode.INFRA
+        self.detail = {"returncode": returncode, "phase": phase}
+        how = "was OOM-killed" if oom_killed else f"exited (code {returncode})"
+        super().__init__(f"the target {how} during {phase}")
+
+
+class RunDirectoryUnwritable(Exception):
+    """The run directory stopped taking writes (a full disk): nothing more can be recorded."""
 
 
 @dataclass
@@ -61,34 +67,6 @@ class RunResult:
     status: str
     exit_code: int
     detail: dict[str, Any] = field(default_factory=dict)
-
-
-@contextlib.contextmanager
-def _signals_raise() -> Iterator[None]:
-    """SIGINT/SIGTERM raise Interrupted in the run's own flow. Locust's import monkey-patches
-    threads into greenlets, so the handler may run inside the sampler's greenlet: then the
-    exception is thrown into the greenlet that installed the handler instead of being lost."""
-    try:
-        import greenlet
-
-        owner: Any = greenlet.getcurrent()
-    except ImportError:  # pragma: no cover - locust always brings greenlet
-        owner = None
-
-    def handler(signum: int, _frame: FrameType | None) -> None:
-        if owner is not None and greenlet.getcurrent() is not owner:
-            import gevent
-
-            gevent.get_hub().loop.run_callback(owner.throw, Interrupted(signum))
-            return
-        raise Interrupted(signum)
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 def effective_scenario(scenario: Scenario, settings: RunSettings) -> Scenario:
@@ -105,42 +83,6 @@ def effective_scenario(scenario: Scenario, settings: RunSettings) -> Scenario:
     if settings.profile is not None:
         changes["profile"] = settings.profile
     return Scenario.model_validate({**scenario.model_dump(), **changes})
-
-
-def _git(*args: str) -> str | None:
-    with contextlib.suppress(OSError, subprocess.SubprocessError):
-        done = subprocess.run(
-            ["git", *args],
-            cwd=Path(__file__).parent,
-            capture_output=True,
-            text=True,
-            timeout=5,
-        )
-        return done.stdout.strip() or None
-    return None
-
-
-def _git_branch() -> str | None:
-    """The branch under test, for grouping the history: CI's variable when it sets one (a
-    detached checkout has no branch), else git's."""
-    for name in ("LEAK_HARNESS_BRANCH", "GITHUB_HEAD_REF", "GITHUB_REF_NAME", "CI_COMMIT_BRANCH"):
-        if os.environ.get(name):
-            return os.environ[name]
-    branch = _git("rev-parse", "--abbrev-ref", "HEAD")
-    return branch if branch != "HEAD" else None
-
-
-def _environment() -> dict[str, Any]:
-    return {
-        "harness_version": __version__,
-        "python": sys.version.split()[0],
-        "locust": importlib.metadata.version("locust"),
-        "kernel": platform.release(),
-        "machine": platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "git_commit": _git("rev-parse", "HEAD"),
-        "git_branch": _git_branch(),
-    }
 
 
 def _with_agent(spec: TargetSpec, heap_dir: Path) -> TargetSpec:
@@ -173,6 +115,8 @@ class LeakRun:
         self.draw_flamegraph = draw_flamegraph
         self.phase = ""
         self.run: RunDirectory | None = None
+        self.signals = StopSignals()
+        self.sampler: Sampler | None = None
 
     # -- the whole run ---------------------------------------------------------------------
     def execute(self) -> RunResult:
@@ -182,32 +126,60 @@ class LeakRun:
             "stages": [vars(stage) for stage in self.stages],
             "settings": settings.model_dump(mode="json", exclude={"target"}),
             "target": settings.target.model_dump(mode="json"),
-            "environment": _environment(),
+            "environment": environment(),
         }
         run = self.run = RunDirectory.create(settings.out, self.scenario.name, meta)
         self.display.message(f"run directory: {run.path}")
-        code: int = ExitCode.INFRA
-        status, detail = "error", dict[str, Any]()
-        with _signals_raise():
-            try:
-                status, code, detail = self._execute(run)
-            except Interrupted as exc:
-                status, code, detail = "interrupted", ExitCode.INTERRUPTED, {"signal": str(exc)}
-                self.display.message(f"interrupted by {exc}: cleaning up")
-            except KeyboardInterrupt:
-                status, code, detail = "interrupted", ExitCode.INTERRUPTED, {"signal": "SIGINT"}
-            except (TargetError, StubStartError) as exc:
-                status, code, detail = "error", ExitCode.INFRA, {"error": str(exc)}
-            finally:
-                # A second Ctrl-C while cleaning up must not leave anything behind.
-                signal.signal(signal.SIGINT, signal.SIG_IGN)
-                signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        run.finish(status, code, **detail)
+        with StopSignals() as signals:
+            self.signals = signals
+            status, code, detail = self._outcome(run)
+            self._record_sampling(run)
+            if signals.ignored:
+                detail["ignored_during_cleanup"] = signals.ignored
+            run.finish(status, code, **detail)
         return RunResult(run.path, status, code, detail)
+
+    def _outcome(self, run: RunDirectory) -> tuple[str, int, dict[str, Any]]:
+        """The run, and how it ended: every way out gives run.json an outcome."""
+        try:
+            return self._execute(run)
+        except Interrupted as exc:
+            self.display.message(f"interrupted by {exc}: cleaned up")
+            return "interrupted", exc.exit_code, {"signal": str(exc)}
+        except KeyboardInterrupt:  # before the handlers were in place
+            return "interrupted", ExitCode.INTERRUPTED, {"signal": "SIGINT"}
+        except TargetDied as exc:
+            run.event(exc.status, **exc.detail)
+            self.display.warning(str(exc))
+            return exc.status, exc.exit_code, {**exc.detail, "error": str(exc)}
+        except (TargetError, StubStartError, LoadError, RunDirectoryUnwritable) as exc:
+            return "error", ExitCode.INFRA, {"error": str(exc)}
+        except Exception as exc:  # a harness bug: the run directory still closes
+            with contextlib.suppress(OSError):
+                (run.path / HARNESS_ERROR).write_text(traceback.format_exc(), encoding="utf-8")
+            error = f"internal error: {type(exc).__name__}: {exc} (traceback in {HARNESS_ERROR})"
+            return "crashed", ExitCode.INTERNAL, {"error": error}
+
+    def _record_sampling(self, run: RunDirectory) -> None:
+        """What sampling cost, and what failed in it (said, not hidden), however the run ended."""
+        sampler = self.sampler
+        if sampler is None:
+            return
+        sampler.stop()
+        for kind, count in sampler.errors.items():
+            self.display.warning(f"sampling: {kind} ({count} of {sampler.cost.samples} ticks)")
+        with contextlib.suppress(OSError):
+            run.update(
+                sampler={
+                    **vars(sampler.cost),
+                    "cpu_ms_per_sample": round(sampler.cost.cpu_ms_per_sample, 3),
+                    "errors": sampler.errors,
+                }
+            )
 
     def _execute(self, run: RunDirectory) -> tuple[str, int, dict[str, Any]]:
         settings, spec = self.settings, self.settings.target
-        with ExitStack() as stack:
+        with ExitStack() as stack, shielded(self.signals):
             upstream_values: dict[str, str] = {}
             for upstream in spec.upstreams if settings.backend != "remote" else []:
                 stub = stack.enter_context(
@@ -248,6 +220,9 @@ class LeakRun:
             try:
                 boot_s = target.wait_healthy(spec.startup_timeout_s)
             except TargetError as exc:
+                ended = target.exited()
+                if ended is not None and ended.oom_killed:
+                    raise TargetDied(True, ended.returncode, "startup") from None
                 raise TargetError(f"{exc}\n--- {TARGET_LOG} (tail) ---\n{_tail(run)}") from None
             run.event("target-ready", url=url, boot_s=round(boot_s, 2), pids=target.pids())
             run.update(target_backend=target.describe())
@@ -255,7 +230,7 @@ class LeakRun:
             endpoints = spec.memory_endpoints
             app_stats = AppStats(url + endpoints.stats) if endpoints and endpoints.stats else None
             locust: LocustProcess | None = None
-            sampler = Sampler(
+            sampler = self.sampler = Sampler(
                 run,
                 target,
                 self.scenario.sample_interval_s,
@@ -283,20 +258,11 @@ class LeakRun:
             )
             stack.callback(locust.stop)
             self.display.start(self.stages)
-            ended = self._follow_load(run, target, locust, snapshots)
-            if ended is not None:
-                return ended
-            locust.stop()
+            self._follow_load(run, target, locust, snapshots)
 
             self._cleanup_phase(run, target, url, snapshots)
             self._set_phase("shutdown")
             sampler.stop()
-            run.update(
-                sampler={
-                    **vars(sampler.cost),
-                    "cpu_ms_per_sample": round(sampler.cost.cpu_ms_per_sample, 3),
-                }
-            )
             if self.scenario.shape == "stress":
                 run.update(stress=knee(run.path, self.stages))
             stop_s = memray_run.STOP_TIMEOUT_S if profiled else 15.0
@@ -307,33 +273,46 @@ class LeakRun:
             return "completed", ExitCode.OK, {}
 
     # -- the load ----------------------------------------------------------------------------
+    def _watch(self, target: Target) -> None:
+        """Polled while the run waits: what ends it early raises."""
+        self.signals.check()
+        if self.sampler is not None and self.sampler.fatal is not None:
+            raise RunDirectoryUnwritable(
+                f"the run directory takes no more writes: {self.sampler.fatal}"
+            )
+        ended = target.exited()
+        if ended is not None:
+            raise TargetDied(ended.oom_killed, ended.returncode, self.phase)
+
     def _follow_load(
         self, run: RunDirectory, target: Target, locust: LocustProcess, snaps: HeapSnapshots
-    ) -> tuple[str, int, dict[str, Any]] | None:
-        """Follow Locust through its stages; returns an outcome if the target died."""
+    ) -> None:
+        """Follow Locust through its stages. The phase label changes first, then the stage's
+        end is recorded (snapshot, the app's cleanup before an idle), so that the samples
+        taken meanwhile carry the phase they are in."""
         current: int | None = None
+        started = time.monotonic()
         while locust.running():
-            ended = target.exited()
-            if ended is not None:
-                kind = "oom-killed" if ended.oom_killed else "target-exited"
-                run.event(kind, returncode=ended.returncode)
-                self.display.warning(f"target {kind} (exit code {ended.returncode})")
-                return kind, TARGET_DIED, {"returncode": ended.returncode}
+            self._watch(target)
             progress = locust.progress()
             stage = progress.stage if progress else None
             if stage is not None and stage != current:
-                if current is not None:
-                    self._stage_ended(run, target, current, snaps)
-                current = stage
+                previous, current = current, stage
                 self._set_phase(self.stages[stage].phase)
+                if previous is not None:
+                    self._stage_ended(run, target, previous, snaps)
             time.sleep(0.1)
-        if current is not None:
-            self._stage_ended(run, target, current, snaps)
-        ended = target.exited()
-        if ended is not None and ended.oom_killed:
-            run.event("oom-killed", returncode=ended.returncode)
-            return "oom-killed", TARGET_DIED, {"returncode": ended.returncode}
-        return None
+        returncode = locust.stop()
+        self._watch(target)
+        last, planned_s = len(self.stages) - 1, sum(stage.duration_s for stage in self.stages)
+        short = time.monotonic() - started < planned_s - 1.0
+        if returncode != 0 or current is None or (current < last and short):
+            seen = "no stage" if current is None else f"stage {current + 1} of {len(self.stages)}"
+            raise LoadError(
+                f"Locust exited with code {returncode} at {seen}, before the scenario's end "
+                f"(see locust.log: {_tail(run, 3, LOCUST_LOG)!r})"
+            )
+        self._stage_ended(run, target, current, snaps)
 
     def _stage_ended(
         self, run: RunDirectory, target: Target, index: int, snaps: HeapSnapshots
@@ -345,6 +324,7 @@ class LeakRun:
         self._snapshot(snaps, target, f"{index + 1:02d}-{stage.phase}-end")
         if following is not None and following.phase.startswith("idle"):
             self._ask_cleanup(run, target.url)
+            self._watch(target)
 
     def _cleanup_phase(
         self, run: RunDirectory, target: Target, url: str, snaps: HeapSnapshots
@@ -352,7 +332,8 @@ class LeakRun:
         self._set_phase("cleanup")
         self._ask_cleanup(run, url)
         deadline = time.monotonic() + self.scenario.cleanup_s
-        while time.monotonic() < deadline and target.exited() is None:
+        while time.monotonic() < deadline:
+            self._watch(target)
             time.sleep(0.1)
         self._snapshot(snaps, target, f"{len(self.stages) + 1:02d}-after-cleanup")
 
@@ -378,9 +359,9 @@ class LeakRun:
             self.display.phase(phase)
 
 
-def _tail(run: RunDirectory, lines: int = 20) -> str:
+def _tail(run: RunDirectory, lines: int = 20, name: str = TARGET_LOG) -> str:
     try:
-        text = (run.path / TARGET_LOG).read_text(errors="replace")
+        text = (run.path / name).read_text(errors="replace")
     except OSError:
         return "(no log)"
     return "\n".join(text.splitlines()[-lines:])

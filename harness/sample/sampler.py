@@ -9,6 +9,7 @@ hands in its Target and Locust's progress, a benchmark or a test anything of tha
 
 from __future__ import annotations
 
+import errno
 import threading
 import time
 from collections.abc import Callable
@@ -90,6 +91,8 @@ class Sampler:
         self.tree = ProcessTree()
         self.cost = SamplerCost()
         self.last: Sample | None = None
+        self.errors: dict[str, int] = {}  # what failed in a tick (type: message) -> how often
+        self.fatal: OSError | None = None  # the run directory refused a row: sampling is over
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="sampler", daemon=True)
         self._listeners: list[Callable[[Sample], None]] = []
@@ -109,14 +112,37 @@ class Sampler:
 
     def _loop(self) -> None:
         next_tick = time.monotonic()
-        while not self._stop.is_set():
-            self.take()
+        while not self._stop.is_set() and self.fatal is None:
+            self._tick()
             next_tick += self.interval_s
             delay = next_tick - time.monotonic()
             if delay < 0:  # we fell behind (a slow stats endpoint): skip, do not burst
                 next_tick = time.monotonic()
                 delay = 0
             self._stop.wait(delay)
+
+    def _tick(self) -> None:
+        """One tick that cannot end the thread: a probe or listener that fails costs this row
+        (the failure is recorded once per kind, and counted); only a run directory that takes
+        no more writes ends sampling, which the run sees in `fatal`."""
+        try:
+            self.take()
+        except OSError as exc:
+            if _writes_refused(exc):
+                self.fatal = exc
+                return
+            self._failed(exc)
+        except Exception as exc:  # a tick must not end the thread
+            self._failed(exc)
+
+    def _failed(self, exc: Exception) -> None:
+        kind = f"{type(exc).__name__}: {exc}"
+        self.errors[kind] = self.errors.get(kind, 0) + 1
+        if self.errors[kind] == 1:
+            try:
+                self.run.event("sampler-error", error=kind)
+            except OSError as write_error:
+                self.fatal = write_error
 
     def take(self) -> Sample:
         """One sample, written and flushed at once."""
@@ -168,3 +194,7 @@ class Sampler:
         for listener in self._listeners:
             listener(sample)
         return sample
+
+
+def _writes_refused(exc: OSError) -> bool:
+    return exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.EBADF)

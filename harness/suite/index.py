@@ -44,12 +44,14 @@ def run_links(entry: SuiteEntry, base: Path) -> list[tuple[str, str]]:
 def _outcome(suite: Suite) -> tuple[str, str]:
     """The suite's headline and its colour."""
     code = suite.exit_code
-    if code == ExitCode.INTERRUPTED:
+    if code in (ExitCode.INTERRUPTED, ExitCode.TERMINATED, ExitCode.BROKEN_PIPE):
         return "INTERRUPTED", ORANGE
     if code == ExitCode.FAIL:
         return "LEAK OR FAIL", RED
     if code in (ExitCode.USAGE, ExitCode.INFRA):
         return "RUN FAILED TO START", RED
+    if code == ExitCode.INTERNAL:
+        return "HARNESS ERROR", RED
     if code == ExitCode.INCONCLUSIVE:
         return "INCONCLUSIVE", ORANGE
     return "ALL PASS", GREEN

@@ -29,7 +29,10 @@ SEVERITY = (
     ExitCode.INCONCLUSIVE,
     ExitCode.USAGE,
     ExitCode.INFRA,
+    ExitCode.INTERNAL,
     ExitCode.FAIL,
+    ExitCode.BROKEN_PIPE,
+    ExitCode.TERMINATED,
     ExitCode.INTERRUPTED,
 )
 
@@ -58,17 +61,19 @@ def load_analysis(run_dir: Path) -> dict[str, Any]:
 
 
 def exit_code_of(status: str, analysis: dict[str, Any] | None) -> int:
-    """What `leak-harness run --analyze` exits with for a run that ended so."""
-    if status == "interrupted":
-        return ExitCode.INTERRUPTED
-    if status in ("oom-killed", "target-exited"):
+    """What a run that ended so counts for in a suite. An interrupted run (this suite's own
+    interruption is the suite's to say) vouches for nothing: what it recorded may still show a
+    LEAK or a FAIL, but never a clean pass. An OOM kill fails the checklist's peak item."""
+    if status == "oom-killed":
         return ExitCode.FAIL
-    if status != "completed" or analysis is None:
+    if status not in ("completed", "interrupted") or analysis is None:
         return ExitCode.INFRA
     failed = any(i.get("status") == "FAIL" for i in analysis.get("checklist") or [])
     if analysis.get("verdict") == LEAK or failed:
         return ExitCode.FAIL
-    return ExitCode.INCONCLUSIVE if analysis.get("verdict") == INCONCLUSIVE else ExitCode.OK
+    if status == "interrupted" or analysis.get("verdict") == INCONCLUSIVE:
+        return ExitCode.INCONCLUSIVE
+    return ExitCode.OK
 
 
 @dataclass

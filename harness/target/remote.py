@@ -16,7 +16,9 @@ class RemoteTarget(Target):
     def __init__(self, spec: TargetSpec, memory_limit: int | None, cpus: float | None) -> None:
         super().__init__(spec, memory_limit, cpus)
         if not spec.url:
-            raise TargetError("the remote backend needs the service URL: --url or [target] url")
+            raise TargetError(
+                "the remote backend needs the service's URL: --host URL or [target] url"
+            )
 
     def start(self, env: Mapping[str, str], log_path: Path) -> str:
         log_path.write_text(f"remote target at {self.spec.url}: its logs are not collected\n")

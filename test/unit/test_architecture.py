@@ -25,6 +25,7 @@ RANKS: dict[str, int] = {
     # 0 vocabulary: version, exit codes, usage error, MiB, series names, process lifetime
     "harness": 0,
     "harness.exit_codes": 0,
+    "harness.console": 0,
     "harness.errors": 0,
     "harness.units": 0,
     "harness.series": 0,

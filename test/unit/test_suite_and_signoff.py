@@ -113,6 +113,20 @@ def test_suite_exit_code_is_the_worst_run(
     assert worst_exit([0, -9]) == 3 and worst_exit([1, 130]) == 130 and worst_exit([]) == 0
 
 
+def test_an_old_interrupted_run_in_suite_runs_is_inconclusive_not_130(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clean, leaking = judged(tmp_path, "full"), judged(tmp_path, "spike", heap_leak=1024)
+    for run_dir in (clean, leaking):
+        meta = json.loads((run_dir / "run.json").read_text())
+        meta["outcome"] = {"status": "interrupted", "exit_code": 130, "signal": "SIGINT"}
+        (run_dir / "run.json").write_text(json.dumps(meta))
+    code, _, _ = cli(capsys, "suite", "--runs", clean, "--out", tmp_path / "a", "-q")
+    assert code == 4  # what it recorded was clean, but an interrupted run vouches for nothing
+    code, _, _ = cli(capsys, "suite", "--runs", leaking, "--out", tmp_path / "b", "-q")
+    assert code == 1  # a leak it recorded before the Ctrl-C is still a leak
+
+
 def test_signoff_is_go_on_clean_complete_runs(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
