@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from resume_api.leaks import LeakSpec, parse_leaks
 
@@ -28,6 +30,26 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     if value != int(value):
         raise SettingsError(f"{name}={env.get(name)!r} is not a whole number")
     return int(value)
+
+
+_TRUE = frozenset({"true", "1", "yes", "on"})
+_FALSE = frozenset({"", "false", "0", "no", "off"})
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    """Off unless set to a yes; a value that is neither is refused, not guessed, so a typo in
+    a flag that opens endpoints is told at boot instead of silently meaning either."""
+    raw = env.get(name, "").strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise SettingsError(f"{name}={env.get(name)!r} is not true/1/yes or false/0/no")
+
+
+def _default_snapshot_dir() -> Path:
+    """One fixed directory per user (not per process: restarts must not add directories)."""
+    return Path(tempfile.gettempdir()) / f"resume_api-snapshots-{os.getuid()}"
 
 
 def parse_connection_string(text: str) -> dict[str, str]:
@@ -54,7 +76,12 @@ class Settings:
     llm_timeout_s: float = 30.0
     llm_max_retries: int = 2
     api_key: str | None = None
-    environment: str = "development"
+    environment: str = "development"  # informational: it guards nothing (see below)
+    # the memory endpoints that change or reveal state answer only when this is set
+    memory_endpoints_enabled: bool = False
+    snapshot_dir: Path = field(default_factory=_default_snapshot_dir)
+    snapshot_max_files: int = 20
+    snapshot_max_bytes: int = 256 << 20
     memory_warning_mb: float = 1500.0
     memory_critical_mb: float = 1800.0
     container_limit_mb: float = 2048.0
@@ -72,6 +99,9 @@ class Settings:
 
     @property
     def is_production(self) -> bool:
+        """Only for display: the memory endpoints are guarded by `memory_endpoints_enabled`,
+        because a guard keyed on one spelling of ENVIRONMENT failed open on "prod", "staging"
+        or an unset variable."""
         return self.environment.lower() == "production"
 
     @classmethod
@@ -90,6 +120,14 @@ class Settings:
             llm_max_retries=_int(env, "LLM_MAX_RETRIES", defaults.llm_max_retries),
             api_key=env.get("CONTAINER_APP_API_KEY") or None,
             environment=env.get("ENVIRONMENT", defaults.environment),
+            memory_endpoints_enabled=_flag(env, "MEMORY_ENDPOINTS_ENABLED"),
+            snapshot_dir=Path(env.get("RESUME_API_SNAPSHOT_DIR") or defaults.snapshot_dir),
+            snapshot_max_files=_int(
+                env, "RESUME_API_SNAPSHOT_MAX_FILES", defaults.snapshot_max_files
+            ),
+            snapshot_max_bytes=_int(
+                env, "RESUME_API_SNAPSHOT_MAX_BYTES", defaults.snapshot_max_bytes
+            ),
             memory_warning_mb=_float(env, "MEMORY_WARNING_THRESHOLD", defaults.memory_warning_mb),
             memory_critical_mb=_float(
                 env, "MEMORY_CRITICAL_THRESHOLD", defaults.memory_critical_mb
@@ -134,6 +172,8 @@ class Settings:
             ("EMBEDDING_DIMENSIONS", self.embedding_dimensions),
             ("RESUME_MAX_UPLOAD_BYTES", self.max_upload_bytes),
             ("RESUME_UPLOAD_CONCURRENCY", self.upload_concurrency),
+            ("RESUME_API_SNAPSHOT_MAX_FILES", self.snapshot_max_files),
+            ("RESUME_API_SNAPSHOT_MAX_BYTES", self.snapshot_max_bytes),
         ):
             if value < 1:
                 raise SettingsError(f"{name} must be at least 1 (got {value})")

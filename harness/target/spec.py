@@ -60,6 +60,8 @@ class TargetSpec(BaseModel):
             "AZURE_OPENAI_API_KEY": "{upstream.azure-openai.key}",
             "AZURE_STORAGE_CONNECTION_STRING": "{upstream.azurite.key}",
             "PYTHONUNBUFFERED": "1",
+            # the service keeps its memory endpoints closed unless asked; the harness needs them
+            "MEMORY_ENDPOINTS_ENABLED": "true",
         }
     )
     workdir: Path = SERVICE_HOME

@@ -1,13 +1,13 @@
 """Memory endpoints: stats, GC, cache clearing, health against thresholds, and Python heap
-snapshots for the harness. All but health answer 403 in production."""
+snapshots for the harness. All but health answer 403 unless MEMORY_ENDPOINTS_ENABLED is set:
+off by default, whatever ENVIRONMENT says, so a deployment has to ask for them."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
-import tempfile
 import tracemalloc
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -23,7 +23,9 @@ from resume_api.memory import (
 )
 from resume_api.resources import ResourceManager
 
-_SNAPSHOT_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,80}$")
+# a file name, not a path: no separator, and no leading dot (no "..", no hidden files)
+_SNAPSHOT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
+_SNAPSHOT_SUFFIX = ".tracemalloc"
 
 
 def _resources(request: Request) -> ResourceManager:
@@ -31,13 +33,18 @@ def _resources(request: Request) -> ResourceManager:
     return manager
 
 
-def _not_in_production(request: Request) -> None:
-    if _resources(request).settings.is_production:
-        raise ApiError(403, "FORBIDDEN", "memory endpoints are disabled in production")
+def _enabled(request: Request) -> None:
+    """Fails closed: only an explicit MEMORY_ENDPOINTS_ENABLED opens the endpoints."""
+    if not _resources(request).settings.memory_endpoints_enabled:
+        raise ApiError(
+            403,
+            "FORBIDDEN",
+            "memory endpoints are disabled (set MEMORY_ENDPOINTS_ENABLED=true to enable them)",
+        )
 
 
 router = APIRouter(prefix="/api/v1/memory")
-guarded = APIRouter(prefix="/api/v1/memory", dependencies=[Depends(_not_in_production)])
+guarded = APIRouter(prefix="/api/v1/memory", dependencies=[Depends(_enabled)])
 
 
 def _container() -> dict[str, Any] | None:
@@ -66,6 +73,8 @@ def _heap() -> dict[str, Any]:
 
 @router.get("/health")
 async def memory_health(request: Request) -> dict[str, Any]:
+    """Stays open (behind the API key only): it is what monitoring polls for readiness, it
+    changes nothing and tells no more than a status, one total and the configured thresholds."""
     settings = _resources(request).settings
     used_mb, basis = judged_memory_mb()
     status = "healthy"
@@ -167,15 +176,45 @@ async def heap_start(frames: int = Query(default=25, ge=1, le=100)) -> dict[str,
 
 
 @guarded.post("/heap/snapshot")
-async def heap_snapshot(name: str = Query(pattern=_SNAPSHOT_NAME.pattern)) -> dict[str, Any]:
-    """Dump a tracemalloc snapshot file into the snapshot directory (never an arbitrary path)."""
+async def heap_snapshot(
+    request: Request, name: str = Query(pattern=_SNAPSHOT_NAME.pattern)
+) -> dict[str, Any]:
+    """Dump a tracemalloc snapshot into the one snapshot directory, bounded in count and size.
+
+    Past RESUME_API_SNAPSHOT_MAX_FILES a new name is refused (409), never made room for:
+    a heap diff needs the first snapshot, and whoever reads the files can delete them. A
+    snapshot over RESUME_API_SNAPSHOT_MAX_BYTES is removed and refused (413). Reusing a name
+    replaces that file. So the directory holds at most max_files x max_bytes."""
+    settings = _resources(request).settings
     if not tracemalloc.is_tracing():
         raise ApiError(409, "NOT_TRACING", "tracemalloc is not tracing; start it first")
-    directory = Path(
-        os.environ.get("RESUME_API_SNAPSHOT_DIR")
-        or Path(tempfile.gettempdir()) / f"resume_api-snapshots-{os.getpid()}"
-    )
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{name}.tracemalloc"
-    tracemalloc.take_snapshot().dump(str(path))
-    return envelope({"path": str(path), "size_bytes": path.stat().st_size, **_heap()})
+    directory = settings.snapshot_dir
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = directory / f"{name}{_SNAPSHOT_SUFFIX}"
+    if path.resolve().parent != directory.resolve():  # the pattern already rules this out
+        raise ApiError(400, "BAD_NAME", "a snapshot name must be a plain file name")
+    kept = [p for p in directory.glob(f"*{_SNAPSHOT_SUFFIX}") if p.is_file()]
+    if path not in kept and len(kept) >= settings.snapshot_max_files:
+        raise ApiError(
+            409,
+            "SNAPSHOT_LIMIT",
+            f"{len(kept)} snapshots are kept in {directory}, the most allowed "
+            f"(RESUME_API_SNAPSHOT_MAX_FILES={settings.snapshot_max_files}): "
+            "remove some, or reuse a name",
+        )
+    partial = directory / f".{name}{_SNAPSHOT_SUFFIX}.partial"
+    try:
+        tracemalloc.take_snapshot().dump(str(partial))
+        size = partial.stat().st_size
+        if size > settings.snapshot_max_bytes:
+            raise ApiError(
+                413,
+                "SNAPSHOT_TOO_LARGE",
+                f"the snapshot is {size} bytes, over RESUME_API_SNAPSHOT_MAX_BYTES="
+                f"{settings.snapshot_max_bytes}; nothing was kept (fewer frames make it smaller)",
+            )
+        os.replace(partial, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            partial.unlink()
+    return envelope({"path": str(path), "size_bytes": size, **_heap()})

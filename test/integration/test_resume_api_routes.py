@@ -126,7 +126,11 @@ def test_malformed_json_is_400(service: str) -> None:
 
 
 def test_api_key_and_production_guards(stub: StubProcess, tmp_path: Path) -> None:
-    env = {"CONTAINER_APP_API_KEY": "sekret", "ENVIRONMENT": "production"}
+    env = {
+        "CONTAINER_APP_API_KEY": "sekret",
+        "ENVIRONMENT": "production",
+        "MEMORY_ENDPOINTS_ENABLED": "",  # unset: closed (test_service_memory_guard.py: all ways)
+    }
     with ServiceProcess(stub.url, stub.api_key, tmp_path / "s.log", env) as process:
         assert httpx.get(f"{process.url}/health").status_code == 200
         failed(httpx.get(f"{process.url}/api/v1/memory/health"), 401)

@@ -51,6 +51,7 @@ class ServiceProcess:
             "AZURE_OPENAI_ENDPOINT": upstream_url,
             "AZURE_OPENAI_API_KEY": upstream_key,
             "TELEMETRY_FLUSH_INTERVAL_SECONDS": "1",
+            "MEMORY_ENDPOINTS_ENABLED": "true",  # the readings below use them; off by default
             **(env or {}),
         }
         self._log = log_path.open("wb")
