@@ -117,21 +117,44 @@ def parse_app_stats(data: dict[str, Any]) -> AppReading:
     )
 
 
+def refusal(status: int, *, key_sent: bool) -> str | None:
+    """What a 401 or 403 from a memory endpoint means, in words a run can show; None else."""
+    if status == 401:
+        why = "the API key sent was refused" if key_sent else "it wants an API key, none was sent"
+        return f"HTTP 401 unauthorized: {why}"
+    if status == 403:
+        return (
+            "HTTP 403 forbidden: the app keeps its memory endpoints closed (the bundled "
+            "service opens them with MEMORY_ENDPOINTS_ENABLED=true)"
+        )
+    return None
+
+
 class AppStats:
-    """GET of the app's stats endpoint, with a short timeout (a slow app must not stall us)."""
+    """GET of the app's stats endpoint, with a short timeout (a slow app must not stall us).
+
+    `last_problem` keeps why the latest failed read failed (a success does not clear it), so
+    the run can tell once why the app series are empty instead of leaving them blank."""
 
     def __init__(self, url: str, headers: dict[str, str] | None = None) -> None:
         self.url = url
+        self._key_sent = bool(headers)
         self.client = httpx.Client(timeout=2.0, headers=headers or {})
         self.failures = 0
+        self.last_problem: str | None = None
 
     def read(self) -> AppReading | None:
         try:
             response = self.client.get(self.url)
-            response.raise_for_status()
+            status = response.status_code
+            if not response.is_success:
+                self.failures += 1
+                self.last_problem = refusal(status, key_sent=self._key_sent) or f"HTTP {status}"
+                return None
             body = response.json()
-        except (httpx.HTTPError, ValueError):
+        except (httpx.HTTPError, ValueError) as exc:
             self.failures += 1
+            self.last_problem = f"{type(exc).__name__}: {exc}"
             return None
         data = body.get("data", body) if isinstance(body, dict) else {}
         return parse_app_stats(data if isinstance(data, dict) else {})

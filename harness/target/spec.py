@@ -30,7 +30,10 @@ SERVICE_HOME = SERVICE_DIR.parent
 
 
 class MemoryEndpoints(BaseModel):
-    """The app's own memory endpoints (paths), for the app-side series and the cleanup phase."""
+    """The app's own memory endpoints (paths), for the app-side series and the cleanup phase,
+    and how the app wants its API key on them: the name of the target's environment variable
+    that holds the key (its value is looked up at run time and never recorded) and the header
+    it goes in. No key found: nothing is sent."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -38,6 +41,8 @@ class MemoryEndpoints(BaseModel):
     health: str | None = "/api/v1/memory/health"
     gc: str | None = "/api/v1/memory/gc"
     clear_cache: str | None = "/api/v1/memory/clear-cache"
+    api_key_env: str | None = "CONTAINER_APP_API_KEY"
+    api_key_header: str = "X-API-Key"
 
 
 class UpstreamSpec(BaseModel):
