@@ -9,6 +9,7 @@ SCHEMA_VERSION (bump it on any change that is not a pure addition)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,15 @@ from harness.analyze.verdict import (
     load_samples,
     rules_from_run,
 )
-from harness.rundir import RUN_JSON, SAMPLES_CSV, profiled_run, read_meta
+from harness.rundir import (
+    RUN_JSON,
+    SAMPLES_CSV,
+    Skipped,
+    profiled_run,
+    read_events,
+    read_meta,
+    read_samples,
+)
 
 SCHEMA_VERSION = 1
 VERDICT_JSON = "verdict.json"
@@ -152,7 +161,7 @@ def figures(run_dir: Path, meta: dict[str, Any]) -> Figures:
     load = [r for r in rows if r["phase"].startswith("load")]
     rate = None
     if len(load) > 1:
-        seconds = float(load[-1]["elapsed_s"]) - float(load[0]["elapsed_s"])
+        seconds = float(load[-1]["time"]) - float(load[0]["time"])
         done = int(load[-1]["requests"]) - int(load[0]["requests"])
         rate = done / seconds if seconds > 0 else None
     last = rows[-1] if rows else {}
@@ -165,10 +174,24 @@ def figures(run_dir: Path, meta: dict[str, Any]) -> Figures:
     )
 
 
-def analyze(run_dir: Path, rules: Rules, draw: Draw | None = None) -> Analysis:
+def _ignore(message: str) -> None:
+    pass
+
+
+def analyze(
+    run_dir: Path,
+    rules: Rules,
+    draw: Draw | None = None,
+    warn: Callable[[str], None] = _ignore,
+) -> Analysis:
     """Judge one run directory from what it recorded. `draw`: the flamegraph's renderer, for a
-    profiled run whose capture is read here (the report layer hands it in)."""
+    profiled run whose capture is read here (the report layer hands it in). What the readers
+    skipped is in the notes, so every format states it; damage is also told to `warn`, the
+    half-written last line of a killed run is not (every killed run has one)."""
     meta = read_meta(run_dir)
+    skipped: list[Skipped] = []
+    read_samples(run_dir, skipped.append)
+    read_events(run_dir, skipped.append)
     notes: list[str] = []
     # first: a profiled run's verdict rests on the heap series its capture gives
     memray = load_or_build(run_dir, notes.append, draw) if profiled_run(meta) else None
@@ -179,6 +202,10 @@ def analyze(run_dir: Path, rules: Rules, draw: Draw | None = None) -> Analysis:
         notes.insert(0, f"the run ended early: {info.status}")
     if info.memory_limit_enforced is False:
         notes.append("no memory limit was enforced (process backend)")
+    for item in skipped:
+        notes.append(item.message)
+        if not item.expected:
+            warn(item.message)
     return Analysis(
         run=info,
         verdict=verdict,

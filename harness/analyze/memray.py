@@ -216,7 +216,7 @@ def requests_served(run_dir: Path) -> int | None:
     """The last cumulative request count in samples.csv."""
     try:
         rows = read_samples(run_dir)
-    except OSError:
+    except (OSError, ValueError):  # no samples.csv, or not one (RunDirError)
         return None
     counts = [int(row["requests"]) for row in rows if row.get("requests")]
     return counts[-1] if counts else None
