@@ -11,13 +11,15 @@ import io
 import json
 import math
 import os
-import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
+
+from harness.redaction import Redactor
+from harness.redaction import redact as redact  # where the commands have found it
 
 from harness.errors import RunDirError
 
@@ -234,18 +236,8 @@ def read_events(run_dir: Path, on_skip: OnSkip = None) -> list[dict[str, Any]]:
     return events
 
 
-_SECRET = re.compile(r"(key|secret|token|password|connection.?string)", re.IGNORECASE)
-
-
-def redact(value: Any, name: str = "") -> Any:
-    """Configuration as it may be shared: values of secret-looking names are replaced."""
-    if isinstance(value, Mapping):
-        return {k: redact(v, str(k)) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [redact(v, name) for v in value]
-    if isinstance(value, str) and value and _SECRET.search(name):
-        return "***"
-    return value
+#: a file of the run directory over this is not scrubbed of secrets (run.json names it)
+SCRUB_MAX_BYTES = 256 << 20
 
 
 def _now_iso() -> str:
@@ -301,6 +293,8 @@ class RunDirectory:
         self._writer: Any = None
         self._events: TextIO | None = None
         self.started = time.time()
+        self.redactor = Redactor()  # what it masked, masked again wherever it shows up
+        self._scrubbed = False
 
     @classmethod
     def create(cls, out: Path, scenario: str, meta: Mapping[str, Any]) -> RunDirectory:
@@ -315,11 +309,12 @@ class RunDirectory:
         path.mkdir()
         run = cls(path)
         run.heap_dir.mkdir()
+        run.redactor.learn_environment()  # a process target inherits the harness's
         run.meta = {
             "id": path.name,
             "started_at": _now_iso(),
             "outcome": {"status": "running"},
-            **redact(dict(meta)),
+            **run.redactor.record(dict(meta)),
         }
         run.write_meta()
         run._samples = (path / SAMPLES_CSV).open("w", newline="", encoding="utf-8")
@@ -336,7 +331,7 @@ class RunDirectory:
         os.replace(tmp, self.path / RUN_JSON)
 
     def update(self, **items: Any) -> None:
-        self.meta.update(redact(items))
+        self.meta.update(self.redactor.record(items))
         self.write_meta()
 
     def sample(self, sample: Sample) -> None:
@@ -350,7 +345,7 @@ class RunDirectory:
             "time": round(time.time(), 3),
             "elapsed_s": round(time.time() - self.started, 3),
             "event": kind,
-            **data,
+            **self.redactor.record(data),
         }
         if self._events is not None:
             self._events.write(json.dumps(record, default=str) + "\n")
@@ -364,16 +359,30 @@ class RunDirectory:
             "exit_code": exit_code,
             "ended_at": _now_iso(),
             "duration_s": round(time.time() - self.started, 2),
-            **detail,
+            **self.redactor.record(detail),
         }
         self.event("run-end", status=status, **detail)
         self.write_meta()
         self.close()
 
     def close(self) -> None:
+        """Close the files, then scrub the secrets out of what others wrote into the run
+        directory (target.log, Locust's files, the upstreams'), and out of run.json again with
+        all that was learned there."""
         for handle in (self._samples, self._events):
             if handle is not None and not handle.closed:
                 handle.close()
+        if self._scrubbed:
+            return
+        self._scrubbed = True
+        try:
+            scrub = self.redactor.scrub_tree(self.path, (RUN_JSON, SAMPLES_CSV), SCRUB_MAX_BYTES)
+        except OSError as exc:
+            scrub = {"skipped": [f"the run directory was not scrubbed of secrets: {exc}"]}
+        self.meta = self.redactor.record(self.meta)
+        if scrub:
+            self.meta["redaction"] = scrub
+        self.write_meta()
 
 
 def _point_latest(out: Path, path: Path) -> None:

@@ -30,6 +30,7 @@ RANKS: dict[str, int] = {
     "harness.units": 0,
     "harness.series": 0,
     "harness.lifetime": 0,
+    "harness.redaction": 0,
     # 1 the run directory contract: layout, writer, typed reader
     "harness.rundir": 1,
     # 2 five packages that know nothing of each other (harness.upstream.cli, the stub's own
