@@ -85,19 +85,41 @@ def check_startup(meta: Mapping[str, Any], limits: Limits) -> Item:
     return Item(name, status, f"{basis} after health: {_mb(value)}")
 
 
-def check_peak(rows: list[dict[str, str]], meta: Mapping[str, Any], limits: Limits) -> Item:
+def oom_killed(
+    rows: list[dict[str, str]], meta: Mapping[str, Any], events: list[dict[str, Any]]
+) -> str | None:
+    """How the run shows an OOM kill, or None: its outcome, an oom-killed event, or the
+    cgroup's oom_kill counter rising (a kill of a worker the target survived counts too)."""
+    if (meta.get("outcome") or {}).get("status") == "oom-killed":
+        return "the target was OOM-killed"
+    if any(e["event"] == "oom-killed" for e in events):
+        return "an OOM kill was recorded"
+    kills = [float(r["oom_kills"]) for r in rows if r.get("oom_kills")]
+    if kills and max(kills) > kills[0]:
+        return f"the cgroup counted {max(kills) - kills[0]:.0f} OOM kill(s)"
+    return None
+
+
+def check_peak(
+    rows: list[dict[str, str]],
+    meta: Mapping[str, Any],
+    limits: Limits,
+    events: list[dict[str, Any]] | None = None,
+) -> Item:
+    """FAIL at or above the peak limit, and on any OOM kill whatever the peak sampled: the
+    kill is what the limit is there to prevent, and the samples may have missed the peak."""
     name = f"peak memory < {limits.peak_mb / GIB_MB:.1f} GB"
+    killed = oom_killed(rows, meta, events or [])
     peaks = [float(r["cgroup_peak"]) for r in rows if r.get("cgroup_peak")]
     basis = "cgroup peak"
     if not peaks:
         peaks = [float(r["rss"]) for r in rows if r.get("rss")]
         basis = "highest sampled RSS (no cgroup)"
     if not peaks:
-        return Item(name, SKIP, "no memory samples")
+        return Item(name, FAIL, killed) if killed else Item(name, SKIP, "no memory samples")
     peak = max(peaks)
-    oom = (meta.get("outcome") or {}).get("status") == "oom-killed"
-    status = FAIL if oom or peak / MIB >= limits.peak_mb else PASS
-    extra = "; the target was OOM-killed" if oom else ""
+    status = FAIL if killed or peak / MIB >= limits.peak_mb else PASS
+    extra = f"; {killed}" if killed else ""
     return Item(name, status, f"{basis}: {_mb(peak)}{extra}")
 
 
@@ -187,7 +209,7 @@ def check_monitoring(
         return Item(name, SKIP, "the target declares no memory endpoints")
     if not checks:
         return Item(name, SKIP, "this run recorded no endpoint check (the target never got ready?)")
-    bad = [f"{e['endpoint']} ({e.get('problem')})" for e in checks if not e.get("valid")]
+    bad = [f"{e.get('endpoint')} ({e.get('problem')})" for e in checks if not e.get("valid")]
     loaded = [r for r in rows if r["phase"] != "startup"]
     answered = sum(1 for r in loaded if r.get("app_tasks") or r.get("app_heap"))
     share = answered / len(loaded) if loaded else 0.0
@@ -267,7 +289,7 @@ def run_checklist(run_dir: Path, verdict: Verdict) -> list[Item]:
     items = [
         check_no_leak(verdict),
         check_startup(meta, limits),
-        check_peak(rows, meta, limits),
+        check_peak(rows, meta, limits, events),
         check_cleanup(rows, limits, events),
         check_monitoring(rows, events, meta),
         check_gc(rows, events),

@@ -18,6 +18,8 @@ from typing import Any
 from harness.analyze.growth import GrowthFit, fit_growth
 from harness.analyze.kept import after_collection, kept
 from harness.analyze.memray import attach_heap
+from harness.analyze.projection import hours_to_limit
+from harness.analyze.window import Unjudged, load_rows, unjudged
 from harness.rundir import read_events, read_meta, read_samples
 from harness.series import HEAP_SERIES, MEMORY_SERIES, RESOURCE_SERIES
 from harness.units import MIB
@@ -166,13 +168,11 @@ def classify(leaking: dict[str, GrowthFit]) -> list[str]:
 
 def measured_rows(samples: list[dict[str, str]]) -> tuple[list[dict[str, str]], str]:
     """The samples the trend is judged on: load phases at the scenario's steady user count
-    (ramps, spikes and stress steps change concurrency, and memory with it). A run that
-    died before its load phases is judged on its warm-up."""
+    (ramps, spikes and stress steps change concurrency, and memory with it). Never the
+    warm-up: a clean service grows while it warms up (`unjudged` says so of a run that died
+    before its load)."""
     rows = [row for row in samples if row["phase"].startswith("load")]
     note = ""
-    if len(rows) < 6:
-        rows = [row for row in samples if row["phase"] in ("warm-up", "load-1")]
-        note = "judged on the warm-up: the run ended before its measured load"
     # a sample taken while users were being added or stopped belongs to no level
     level_sizes = Counter((row["phase"], row["users"]) for row in rows)
     settled = [row for row in rows if level_sizes[(row["phase"], row["users"])] >= 3]
@@ -246,8 +246,29 @@ def _not_kept(per_request: float, rules: Rules) -> str:
     )
 
 
+def _not_judged(early: Unjudged, samples: list[dict[str, str]], rules: Rules) -> Verdict:
+    requests = _column(load_rows(samples), "requests")
+    return Verdict(
+        verdict=INCONCLUSIVE,
+        reason=early.reason,
+        classes=[],
+        deciding_series=None,
+        bytes_per_request=None,
+        interval=None,
+        detectable_bytes_per_request=None,
+        growth_mb_per_hour=None,
+        hours_to_limit=None,
+        requests_measured=int(requests[-1] - requests[0]) if len(requests) > 1 else 0,
+        rules=asdict(rules),
+    )
+
+
 def judge(run_dir: Path, rules: Rules) -> Verdict:
     samples = load_samples(run_dir)
+    meta = read_meta(run_dir)
+    early = unjudged(samples, meta)
+    if early is not None:
+        return _not_judged(early, samples, rules)
     rows, note = measured_rows(samples)
     after = after_collection(
         samples, read_events(run_dir), float(rows[-1]["time"]) if rows else math.inf
@@ -334,8 +355,7 @@ def judge(run_dir: Path, rules: Rules) -> Verdict:
         per_hour = main.slope * rules.production_rps * 3600 / MIB
     hours = None
     if per_hour and per_hour > 0 and verdict == LEAK:
-        current = _column(rows, deciding or "")[-1] / MIB
-        hours = max(0.0, (rules.container_limit_mb - current) / per_hour)
+        hours = hours_to_limit(rows, meta, rules.container_limit_mb, per_hour)
     return Verdict(
         verdict=verdict,
         reason=f"{reason}; {note}" if note else reason,

@@ -55,6 +55,8 @@ def main(args: argparse.Namespace) -> int:
     judged = judge_run(
         run_dir, rules, report=not args.no_report, history=not args.no_history, warn=warn
     )
+    if judged.infrastructure is not None:  # the one line a CI log needs, beside the report
+        warn(judged.infrastructure)
     if args.json:
         print(json.dumps(judged.analysis.to_json(), indent=2))
     else:

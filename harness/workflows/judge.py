@@ -10,19 +10,28 @@ from pathlib import Path
 
 from harness.analyze.analysis import Analysis, analyze, write_verdict
 from harness.analyze.verdict import Rules
+from harness.analyze.window import unjudged
 from harness.exit_codes import ExitCode
 from harness.history.store import History, HistoryError, history_path_for
+from harness.rundir import read_meta, read_samples
 
 
 @dataclass(frozen=True)
 class Judged:
-    """A run's analysis and where its report landed (None: not rendered, or it failed)."""
+    """A run's analysis and where its report landed (None: not rendered, or it failed).
+    `infrastructure`: why there was nothing to judge when the run's machinery failed (it
+    errored before its load, or recorded no sample), else None."""
 
     analysis: Analysis
     report: Path | None
+    infrastructure: str | None = None
 
     def exit_code(self, inconclusive_ok: bool = False) -> ExitCode:
-        """1 for a LEAK or a checklist FAIL, 4 for INCONCLUSIVE (unless it is ok), else 0."""
+        """3 when the run's machinery failed before there was anything to judge (first: every
+        checklist item was judged on nothing, and `run` itself exited 3), 1 for a LEAK or a
+        checklist FAIL, 4 for INCONCLUSIVE (unless it is ok), else 0."""
+        if self.infrastructure is not None:
+            return ExitCode.INFRA
         if not self.analysis.passed:
             return ExitCode.FAIL
         if self.analysis.inconclusive and not inconclusive_ok:
@@ -49,11 +58,16 @@ def judge_run(
         from harness.report.flamegraph import render_flamegraph
 
         draw = render_flamegraph
-    analysis = analyze(run_dir, rules, draw)
+    analysis = analyze(run_dir, rules, draw, warn)
     write_verdict(run_dir, analysis)
     if history:
         _append_history(run_dir, analysis, warn)
-    return Judged(analysis, _render(run_dir, analysis, warn) if report else None)
+    early = unjudged(read_samples(run_dir), read_meta(run_dir))
+    return Judged(
+        analysis,
+        _render(run_dir, analysis, warn) if report else None,
+        early.reason if early is not None and early.infrastructure else None,
+    )
 
 
 def _render(run_dir: Path, analysis: Analysis, warn: Callable[[str], None]) -> Path | None:
