@@ -202,3 +202,19 @@ def test_the_reader_counts_each_kind_of_damage(tmp_path: Path) -> None:
         "time) (first: line 5)",
     ]
     assert not any(s.expected for s in skipped)
+
+
+def test_every_report_states_what_was_skipped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir = _stored(tmp_path)
+    with (run_dir / "events.jsonl").open("a") as handle:
+        handle.write("42\n")
+    code = main(["analyze", str(run_dir), "--no-history"])
+    out = capsys.readouterr().out
+    warning = "skipped 1 line of events.jsonl that is not a JSON object (first: line 19)"
+    assert code == 4
+    assert f"note: {warning}" in out  # the terminal
+    assert warning in (run_dir / "summary.md").read_text()
+    assert warning in (run_dir / "report.html").read_text()
+    assert warning in json.loads((run_dir / "verdict.json").read_text())["notes"]
