@@ -60,7 +60,7 @@ def read_meta(run_dir: Path) -> dict[str, Any]:
         raise RunDirError(f"{RUN_JSON} is not a JSON object: {path}")
     for key in _META_OBJECTS:
         if meta.get(key) is not None and not isinstance(meta[key], dict):
-            raise RunDirError(f"{RUN_JSON} has a {key!r} that is not an object: {path}")
+            raise RunDirError(f"{RUN_JSON}: {key!r} is not an object: {path}")
     thresholds = (meta.get("scenario") or {}).get("thresholds") or {}
     if not isinstance(thresholds, dict):
         raise RunDirError(f"{RUN_JSON}: scenario.thresholds is not an object: {path}")
@@ -159,9 +159,9 @@ def read_samples(run_dir: Path, on_skip: OnSkip = None) -> list[SampleRow]:
     header = records[0][1]
     missing = [column for column in _REQUIRED if column not in header]
     if missing:
+        columns = f"column{'s' if len(missing) > 1 else ''} {', '.join(missing)}"
         raise RunDirError(
-            f"{SAMPLES_CSV} has no {', '.join(missing)} column: not a samples.csv the harness "
-            f"wrote: {path}"
+            f"{SAMPLES_CSV} has no {columns}: not a samples.csv the harness wrote: {path}"
         )
     numeric = [c for c in header if c in SAMPLE_FIELDS and c != "phase"]
     filled = [c for c in _FILLED if c in header]

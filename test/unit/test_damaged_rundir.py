@@ -71,7 +71,7 @@ def test_truncated_run_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     ("content", "says"),
     [
         ("[1, 2]", "run.json is not a JSON object: {path}"),
-        ('{"outcome": "done"}', "run.json has a 'outcome' that is not an object: {path}"),
+        ('{"outcome": "done"}', "run.json: 'outcome' is not an object: {path}"),
         (
             '{"scenario": {"thresholds": {"peak_mb": "lots"}}}',
             "run.json: scenario.thresholds.peak_mb is not a number: {path}",
@@ -96,7 +96,7 @@ def test_a_samples_csv_without_its_columns(
     code, err = _analyze(run_dir, capsys)
     assert code == 2
     assert err == [
-        f"{PROG}: samples.csv has no time, requests column: not a samples.csv the harness "
+        f"{PROG}: samples.csv has no columns time, requests: not a samples.csv the harness "
         f"wrote: {run_dir / 'samples.csv'}"
     ]
 
