@@ -18,10 +18,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from harness.errors import RunDirError
 from harness.redaction import Redactor
 from harness.redaction import redact as redact  # where the commands have found it
-
-from harness.errors import RunDirError
 
 RUN_JSON = "run.json"
 SAMPLES_CSV = "samples.csv"
