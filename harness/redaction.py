@@ -81,10 +81,11 @@ _OPTION = re.compile(
     rf"(?P<name>(?<![\w-])--?[A-Za-z][\w-]*)(?P<sep>=|[ \t]+)"
     rf"(?P<value>\"[^\"]*\"|'[^']*'|[^\s{_Q}-][^\s{_Q}]*)"
 )
-#: `password=x`, `"api_key": "x"`, `DB_PASS: x` in free text
+#: `password=x`, `"api_key": "x"`, `DB_PASS: x` in free text; not code (`key = args[1]`,
+#: `token = get()`, `key == x`)
 _ASSIGNMENT = re.compile(
     rf"(?P<name>(?<![\w.-])[A-Za-z_][\w.-]*)(?P<sep>[{_Q}]?[ \t]*[:=][ \t]*[{_Q}]?)"
-    rf"(?P<value>[^\s,;&(){{}}\[\]{_Q}]+)"
+    rf"(?P<value>(?!=)[^\s,;&(){{}}\[\]{_Q}]++)(?![\[(])"
 )
 #: well-known token shapes: OpenAI/Stripe, GitHub, Slack, AWS, Google, JWT
 _TOKEN = re.compile(
@@ -149,6 +150,7 @@ class Redactor:
         if isinstance(obj, list | tuple):
             return [self.value(item, name) for item in self._arguments(obj)]
         if isinstance(obj, str) and obj and secret_name(name) and not _PLACEHOLDER.fullmatch(obj):
+            self.text(obj)  # its parts too: `Bearer xyz` may show up as `xyz` alone
             self.remember(obj)
             return MASK
         if isinstance(obj, str):

@@ -152,6 +152,7 @@ def test_values_that_are_credentials_are_masked(text: str, expected: str | None)
         "bypass=1 passes=3 compass=north",
         "AZURE_OPENAI_API_KEY={upstream.azure-openai.key}",
         "12:30:05 INFO started",
+        "key = args[at + 1]; token = get_token(); if key == other: pass",
     ],
 )
 def test_harmless_text_is_untouched(text: str) -> None:
