@@ -64,3 +64,19 @@ def unjudged(samples: list[SampleRow], meta: dict[str, Any]) -> Unjudged | None:
         f"{len(load)} samples under load, {MIN_WINDOW} needed)",
         status == "error",
     )
+
+
+#: how a run ends when its machinery (the sandbox, the load, the run directory, the harness)
+#: or the target itself failed it: whatever its samples say, it tested nothing to the end
+FAILED_RUN = ("error", "crashed", "target-exited")
+
+
+def failed_run(meta: dict[str, Any]) -> str | None:
+    """Why the run's exit code is 3 whatever its samples show (None: it is the verdict's).
+    A run that failed mid-load is judged and its verdict shown, but neither a LEAK nor a
+    checklist FAIL of a failed run is a finding: a dead upstream, a full disk or a crashed
+    target make the service look broken or leaky when it is not."""
+    status, outcome = outcome_of(meta)
+    if status not in FAILED_RUN:
+        return None
+    return f"the run failed (outcome: {outcome}): its verdict is not a finding"

@@ -12,7 +12,6 @@ import contextlib
 import time
 import traceback
 from contextlib import ExitStack
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +21,16 @@ from harness.load.locust_process import DEFAULT_LOCUSTFILE, LOCUST_LOG, LocustPr
 from harness.load.scenario import Scenario, Stage, plan
 from harness.load.stress import knee
 from harness.run import memray as memray_run
-from harness.run.app_endpoints import ask_cleanup, check_monitoring
+from harness.run.app_endpoints import ask_cleanup, check_monitoring, memory_headers
 from harness.run.config import RunSettings
+from harness.run.outcomes import (
+    HARNESS_ERROR,
+    LoadError,
+    RunDirectoryUnwritable,
+    RunResult,
+    TargetDied,
+    UpstreamDied,
+)
 from harness.run.progress import Display
 from harness.run.provenance import environment
 from harness.run.signals import Interrupted, StopSignals, shielded
@@ -34,39 +41,9 @@ from harness.sample.sampler import Sampler
 from harness.target.base import Target, TargetError
 from harness.target.select import make_target
 from harness.target.spec import TargetSpec, expand
+from harness.upstream.child import ListeningChild
 from harness.upstream.launch import start_upstream
 from harness.upstream.process import StubStartError
-
-#: where an internal error's traceback goes (the terminal gets one line)
-HARNESS_ERROR = "harness-error.txt"
-
-
-class LoadError(Exception):
-    """Locust could not drive the scenario (a locustfile that fails, Locust dying)."""
-
-
-class TargetDied(Exception):
-    """The target ended on its own before the run let it: OOM-killed (a finding: it did not fit
-    its limit, which the checklist's peak item fails) or exited (the run could not go on)."""
-
-    def __init__(self, oom_killed: bool, returncode: int | None, phase: str) -> None:
-        self.status = "oom-killed" if oom_killed else "target-exited"
-        self.exit_code = ExitCode.FAIL if oom_killed else ExitCode.INFRA
-        self.detail = {"returncode": returncode, "phase": phase}
-        how = "was OOM-killed" if oom_killed else f"exited (code {returncode})"
-        super().__init__(f"the target {how} during {phase}")
-
-
-class RunDirectoryUnwritable(Exception):
-    """The run directory stopped taking writes (a full disk): nothing more can be recorded."""
-
-
-@dataclass
-class RunResult:
-    run_dir: Path
-    status: str
-    exit_code: int
-    detail: dict[str, Any] = field(default_factory=dict)
 
 
 def effective_scenario(scenario: Scenario, settings: RunSettings) -> Scenario:
@@ -117,6 +94,8 @@ class LeakRun:
         self.run: RunDirectory | None = None
         self.signals = StopSignals()
         self.sampler: Sampler | None = None
+        self.upstreams: list[tuple[str, ListeningChild]] = []
+        self.memory_headers: dict[str, str] = {}  # the target's API key: never written anywhere
 
     # -- the whole run ---------------------------------------------------------------------
     def execute(self) -> RunResult:
@@ -152,7 +131,13 @@ class LeakRun:
             run.event(exc.status, **exc.detail)
             self.display.warning(str(exc))
             return exc.status, exc.exit_code, {**exc.detail, "error": str(exc)}
-        except (TargetError, StubStartError, LoadError, RunDirectoryUnwritable) as exc:
+        except (
+            TargetError,
+            StubStartError,
+            LoadError,
+            UpstreamDied,
+            RunDirectoryUnwritable,
+        ) as exc:
             return "error", ExitCode.INFRA, {"error": str(exc)}
         except Exception as exc:  # a harness bug: the run directory still closes
             with contextlib.suppress(OSError):
@@ -168,12 +153,18 @@ class LeakRun:
         sampler.stop()
         for kind, count in sampler.errors.items():
             self.display.warning(f"sampling: {kind} ({count} of {sampler.cost.samples} ticks)")
+        app = sampler.app_stats
+        app_problem = app.last_problem if app is not None else None
+        if app is not None and app.failures:
+            self.display.warning(f"the app's stats failed {app.failures} times: {app_problem}")
         with contextlib.suppress(OSError):
             run.update(
                 sampler={
                     **vars(sampler.cost),
                     "cpu_ms_per_sample": round(sampler.cost.cpu_ms_per_sample, 3),
                     "errors": sampler.errors,
+                    "app_stats_failures": app.failures if app is not None else None,
+                    "app_stats_problem": app_problem,
                 }
             )
 
@@ -187,6 +178,7 @@ class LeakRun:
                 )
                 upstream_values[f"upstream.{upstream.kind}"] = stub.url
                 upstream_values[f"upstream.{upstream.kind}.key"] = stub.api_key
+                self.upstreams.append((upstream.kind, stub))
                 run.event("upstream-ready", kind=upstream.kind, url=stub.url, pid=stub.pid)
 
             profiled = self.scenario.profile == "memray"
@@ -228,7 +220,12 @@ class LeakRun:
             run.update(target_backend=target.describe())
 
             endpoints = spec.memory_endpoints
-            app_stats = AppStats(url + endpoints.stats) if endpoints and endpoints.stats else None
+            self.memory_headers = memory_headers(endpoints, env) if endpoints else {}
+            app_stats = (
+                AppStats(url + endpoints.stats, headers=self.memory_headers)
+                if endpoints and endpoints.stats
+                else None
+            )
             locust: LocustProcess | None = None
             sampler = self.sampler = Sampler(
                 run,
@@ -238,10 +235,14 @@ class LeakRun:
                 lambda: locust.progress() if locust else None,
                 app_stats,
             )
-            if settings.target.memory_endpoints is not None:
-                check_monitoring(run, url, settings.target.memory_endpoints)
-            startup = sampler.take()
-            run.update(startup={"working_set": startup.working_set, "rss": startup.rss})
+            if endpoints is not None:
+                check_monitoring(run, url, endpoints, headers=self.memory_headers)
+            startup = sampler.tick()
+            if startup is not None:
+                run.update(startup={"working_set": startup.working_set, "rss": startup.rss})
+            if app_stats is not None and app_stats.last_problem:
+                self.display.warning(f"the app's stats: {app_stats.last_problem}")
+                run.event("app-stats-problem", problem=app_stats.last_problem)
             self._snapshot(snapshots, target, "start")  # tracing from here on
             sampler.on_sample(self.display.sample)
             sampler.start()
@@ -283,6 +284,12 @@ class LeakRun:
         ended = target.exited()
         if ended is not None:
             raise TargetDied(ended.oom_killed, ended.returncode, self.phase)
+        for kind, stub in self.upstreams:
+            if stub.process.poll() is not None:
+                raise UpstreamDied(
+                    f"the {kind} upstream exited (code {stub.process.returncode}) during "
+                    f"{self.phase}: the load after that measured the target's errors"
+                )
 
     def _follow_load(
         self, run: RunDirectory, target: Target, locust: LocustProcess, snaps: HeapSnapshots
@@ -340,7 +347,9 @@ class LeakRun:
     def _ask_cleanup(self, run: RunDirectory, url: str) -> None:
         endpoints = self.settings.target.memory_endpoints
         if endpoints is not None:
-            ask_cleanup(run, url, endpoints, self.scenario.sample_interval_s)
+            ask_cleanup(
+                run, url, endpoints, self.scenario.sample_interval_s, headers=self.memory_headers
+            )
 
     def _snapshot(self, snaps: HeapSnapshots, target: Target, name: str) -> None:
         if not self.settings.target.python or self.scenario.tracemalloc_frames == 0:

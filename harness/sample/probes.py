@@ -99,22 +99,50 @@ def _mb(value: Any) -> int | None:
     return int(float(value) * MIB) if isinstance(value, int | float) else None
 
 
+#: the stats answer's tables, read as objects; anything else there is another shape
+_TABLES = ("process", "container", "python_heap", "native_heap")
+_COUNTS = ("active_tasks", "active_connections", "cached_objects", "cached_bytes")
+
+
+def _table(data: dict[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def parse_app_stats(data: dict[str, Any]) -> AppReading:
-    """Reads the resume_api stats shape (and services that follow its names)."""
-    process = data.get("process") or {}
-    container = data.get("container") or {}
-    heap = data.get("python_heap") or {}
-    native = data.get("native_heap") or {}
+    """Reads the resume_api stats shape (and services that follow its names). A field of
+    another shape reads as not measured (`shape_problems` names it), never as an error."""
+    process, container = _table(data, "process"), _table(data, "container")
+    heap, native = _table(data, "python_heap"), _table(data, "native_heap")
     return AppReading(
-        tasks=data.get("active_tasks"),
-        connections=data.get("active_connections"),
-        cache_entries=data.get("cached_objects"),
-        cache_bytes=data.get("cached_bytes"),
+        tasks=_count(data.get("active_tasks")),
+        connections=_count(data.get("active_connections")),
+        cache_entries=_count(data.get("cached_objects")),
+        cache_bytes=_count(data.get("cached_bytes")),
         heap=_mb(heap.get("traced_mb")) if heap.get("tracing") else None,
-        malloc=native.get("in_use_bytes"),
+        malloc=_count(native.get("in_use_bytes")),
         rss=_mb(process.get("rss_mb")),
         container_working_set=_mb(container.get("working_set_mb")),
     )
+
+
+def shape_problems(data: dict[str, Any]) -> list[str]:
+    """The fields of a stats answer that are there but not of the shape parse_app_stats reads."""
+    problems = [
+        f"{key!r} is {type(data[key]).__name__}, not an object"
+        for key in _TABLES
+        if key in data and data[key] is not None and not isinstance(data[key], dict)
+    ]
+    problems += [
+        f"{key!r} is {type(data[key]).__name__}, not a count"
+        for key in _COUNTS
+        if key in data and data[key] is not None and _count(data[key]) is None
+    ]
+    return problems
 
 
 def refusal(status: int, *, key_sent: bool) -> str | None:
@@ -156,8 +184,15 @@ class AppStats:
             self.failures += 1
             self.last_problem = f"{type(exc).__name__}: {exc}"
             return None
-        data = body.get("data", body) if isinstance(body, dict) else {}
-        return parse_app_stats(data if isinstance(data, dict) else {})
+        data = body.get("data", body) if isinstance(body, dict) else None
+        if not isinstance(data, dict):
+            self.failures += 1
+            self.last_problem = "its stats answer is not a JSON object"
+            return None
+        problems = shape_problems(data)
+        if problems:
+            self.last_problem = "its stats answer has another shape: " + "; ".join(problems)
+        return parse_app_stats(data)
 
     def close(self) -> None:
         self.client.close()

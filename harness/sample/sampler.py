@@ -113,7 +113,7 @@ class Sampler:
     def _loop(self) -> None:
         next_tick = time.monotonic()
         while not self._stop.is_set() and self.fatal is None:
-            self._tick()
+            self.tick()
             next_tick += self.interval_s
             delay = next_tick - time.monotonic()
             if delay < 0:  # we fell behind (a slow stats endpoint): skip, do not burst
@@ -121,19 +121,20 @@ class Sampler:
                 delay = 0
             self._stop.wait(delay)
 
-    def _tick(self) -> None:
-        """One tick that cannot end the thread: a probe or listener that fails costs this row
-        (the failure is recorded once per kind, and counted); only a run directory that takes
-        no more writes ends sampling, which the run sees in `fatal`."""
+    def tick(self) -> Sample | None:
+        """One sample that cannot raise: a probe or listener that fails costs this row (the
+        failure is recorded once per kind, and counted); only a run directory that takes no
+        more writes ends sampling, which the run sees in `fatal`."""
         try:
-            self.take()
+            return self.take()
         except OSError as exc:
             if _writes_refused(exc):
                 self.fatal = exc
-                return
+                return None
             self._failed(exc)
         except Exception as exc:  # a tick must not end the thread
             self._failed(exc)
+        return None
 
     def _failed(self, exc: Exception) -> None:
         kind = f"{type(exc).__name__}: {exc}"

@@ -17,6 +17,7 @@ from typing import Any
 import psutil
 
 from harness.lifetime import die_with_parent
+from harness.target import janitor
 from harness.target.base import ContainerMemory, Limits, Target, TargetError, TargetExit
 from harness.target.cgroup_fs import Cgroup, CgroupError
 from harness.target.spec import TargetSpec, expand
@@ -160,6 +161,7 @@ class CgroupTarget(ProcessTarget):
             raise TargetUnavailable(str(exc)) from exc
         self._oom_at_start = self.cgroup.read().oom_kills
         self._removed = False
+        self._janitor = janitor.start(self.cgroup)  # removes the cgroup if we are SIGKILLed
 
     def _preexec(self) -> None:
         self.cgroup.join_self()
@@ -185,6 +187,7 @@ class CgroupTarget(ProcessTarget):
             self.exited()  # read the OOM counter while the cgroup still exists
             self.cgroup.remove()
             self._removed = True
+            janitor.stop(self._janitor)
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "cgroup": str(self.cgroup.memory_dir)}

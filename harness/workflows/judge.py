@@ -10,7 +10,7 @@ from pathlib import Path
 
 from harness.analyze.analysis import Analysis, analyze, write_verdict
 from harness.analyze.verdict import Rules
-from harness.analyze.window import unjudged
+from harness.analyze.window import failed_run, unjudged
 from harness.exit_codes import ExitCode
 from harness.history.store import History, HistoryError, history_path_for
 from harness.rundir import read_meta, read_samples
@@ -62,11 +62,12 @@ def judge_run(
     write_verdict(run_dir, analysis)
     if history:
         _append_history(run_dir, analysis, warn)
-    early = unjudged(read_samples(run_dir), read_meta(run_dir))
+    meta = read_meta(run_dir)
+    early = unjudged(read_samples(run_dir), meta)
     return Judged(
         analysis,
         _render(run_dir, analysis, warn) if report else None,
-        early.reason if early is not None and early.infrastructure else None,
+        early.reason if early is not None and early.infrastructure else failed_run(meta),
     )
 
 

@@ -139,13 +139,27 @@ def test_a_run_that_died_in_its_warm_up_is_not_judged_on_it(
         "3 samples under load, 6 needed)"
     )
     code, err = _analyze(run_dir, capsys)
-    assert err == []
     peak = next(i for i in analyze(run_dir, Rules()).checklist if i.name.startswith("peak"))
     if outcome == "oom-killed":  # the kill is the finding
-        assert code == 1
+        assert code == 1 and err == []
         assert peak.status == FAIL and peak.evidence.endswith("; the target was OOM-killed")
-    else:
-        assert code == 4 and peak.status == PASS
+    else:  # the target died: the run failed, as `run` itself said with 3
+        assert code == 3 and peak.status == PASS
+        assert err == [
+            f"{PROG}: the run failed (outcome: target-exited): its verdict is not a finding"
+        ]
+
+
+def test_a_run_that_failed_mid_load_is_never_a_finding(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A full disk, a dead upstream or a crashed target mid-load: its samples may look leaky
+    or its checklist failed, but the run tested nothing to the end (before: exit 1)."""
+    run_dir = synthetic_run(tmp_path, heap_leak=2048.0, outcome="error")
+    assert judge(run_dir, Rules()).verdict == "LEAK"  # the samples still say what they say
+    code, err = _analyze(run_dir, capsys)
+    assert code == 3
+    assert err == [f"{PROG}: the run failed (outcome: error): its verdict is not a finding"]
 
 
 def test_a_run_killed_after_enough_load_is_still_judged(tmp_path: Path) -> None:
