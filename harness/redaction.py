@@ -27,6 +27,8 @@ MASK = "***"
 #: a value shorter than this is masked where it is found, but not hunted for elsewhere: it
 #: would match ordinary text (`1`, `true`, `test`)
 MIN_KNOWN = 6
+#: how much of a file is masked at once when it is scrubbed
+CHUNK_BYTES = 1 << 20
 
 _WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 _SECRET_WORDS = frozenset(
@@ -96,11 +98,19 @@ _TOKEN = re.compile(
 _KEY_BLOCK = re.compile(
     r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S
 )
-_KEY_BEGIN = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")
-_KEY_END = re.compile(r"-----END [A-Z ]*PRIVATE KEY-----")
 _SCHEME_WORDS = frozenset({"bearer", "basic", "token", "digest"})
+#: what each rule needs in the (lower-cased) text before it is run: a quick `in` spares a long
+#: log most of the regular expressions
+_STEMS = ("key", "secret", "token", "pass", "pwd", "auth", "cred", "sas", "sig", "cookie")
+_NAME_STEMS = (*_STEMS, "private", "conn")
+_TOKEN_STEMS: tuple[str, ...] = ("sk-", "sk_", "rk-", "rk_", "xox", "akia", "aiza", "eyj")
+_TOKEN_STEMS += ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat")
 #: files known to be binary by their name (heap snapshots, a memray capture, plots)
 _BINARY_SUFFIXES = frozenset({".tracemalloc", ".bin", ".png", ".jpg", ".gz", ".zip"})
+
+
+def _has(text: str, stems: tuple[str, ...]) -> bool:
+    return any(stem in text for stem in stems)
 
 
 def _basic_credentials(value: str) -> bool:
@@ -180,6 +190,25 @@ class Redactor:
         """`text` with every credential it shows masked, and every known secret."""
         if not text:
             return text
+        lower = text.lower()  # masking only removes: what it does not find stays absent
+        if "private key" in lower:
+            text = _KEY_BLOCK.sub(self._whole, text)
+        if "@" in text:
+            text = _URL_USERINFO.sub(self._userinfo, text)
+        if _has(lower, _STEMS):
+            text = _FIELD.sub(self._masked, text)
+        if "bearer" in lower:
+            text = _BEARER.sub(self._masked, text)
+        if "basic" in lower:
+            text = _BASIC.sub(
+                lambda m: self._masked(m) if _basic_credentials(m["value"]) else m[0], text
+            )
+        if _has(lower, _NAME_STEMS):
+            text = _OPTION.sub(self._named, text)
+            text = _ASSIGNMENT.sub(self._named, text)
+        if _has(lower, _TOKEN_STEMS):
+            text = _TOKEN.sub(self._whole, text)
+        return self._known_values(text)
         text = _KEY_BLOCK.sub(self._whole, text)
         text = _URL_USERINFO.sub(self._userinfo, text)
         for pattern in (_FIELD, _BEARER):
@@ -235,11 +264,11 @@ class Redactor:
     # -- files -------------------------------------------------------------------------------
     def scrub_tree(self, root: Path, skip: Iterable[str], max_bytes: int) -> dict[str, list[str]]:
         """Mask the secrets in the text files under `root` (but `skip`, relative paths) that the
-        harness did not write itself, such as a target's log: all are read once to learn what
-        they show, then each is rewritten (atomically) only where something changed. Binary
-        files (a NUL early on) are left; so are files over `max_bytes`, named in the answer
-        (`scrubbed`, `skipped`, relative to `root`; none: no key) so the user knows which to
-        check."""
+        harness did not write itself, such as a target's log; each is rewritten (atomically)
+        only where something changed, and all once more when one showed a secret not known
+        before (it may be in another, or earlier). Binary files (a NUL early on) are left; so
+        are files over `max_bytes`, named in the answer (`scrubbed`, `skipped`, relative to
+        `root`; none: no key) so the user knows which to check."""
         result: dict[str, list[str]] = {"scrubbed": [], "skipped": []}
         texts = []
         for folder, _dirs, names in os.walk(root):  # symbolic links to folders not followed
@@ -250,37 +279,39 @@ class Redactor:
                 why = _unscrubbable(path, max_bytes)
                 if why is None:
                     texts.append(path)
-                    for _ in self._scrubbed_lines(path):
-                        pass  # the first pass only learns
                 elif why != "binary":
                     result["skipped"].append(f"{relative}: {why}")
-        for path in texts:
-            try:
-                if self._rewrite(path):
-                    result["scrubbed"].append(str(path.relative_to(root)))
-            except OSError as exc:
-                result["skipped"].append(f"{path.relative_to(root)}: {exc}")
-        return {kind: paths for kind, paths in result.items() if paths}
+        known = len(self._known) - 1
+        while known != len(self._known):
+            known = len(self._known)
+            for path in texts:
+                relative = str(path.relative_to(root))
+                try:
+                    if self._rewrite(path) and relative not in result["scrubbed"]:
+                        result["scrubbed"].append(relative)
+                except OSError as exc:
+                    result["skipped"].append(f"{relative}: {exc}")
+        return {kind: sorted(paths) for kind, paths in result.items() if paths}
 
-    def _scrubbed_lines(self, path: Path) -> Iterable[tuple[bytes, bytes]]:
-        """(line, masked line) of a file, streamed; a private key block masked across lines."""
-        in_key = False
+    def _scrubbed_chunks(self, path: Path) -> Iterable[tuple[bytes, bytes]]:
+        """(chunk, masked chunk) of a file, streamed in whole lines of about CHUNK_BYTES (the
+        patterns run over a chunk at C speed, not line by line); a chunk that opens a private
+        key block runs on to its end."""
         with path.open("rb") as handle:
-            for raw in handle:
-                line = raw.decode("utf-8", errors="surrogateescape")
-                if in_key or (_KEY_BEGIN.search(line) and not _KEY_END.search(line)):
-                    in_key = not _KEY_END.search(line)
-                    masked = MASK + ("\n" if line.endswith("\n") else "")
-                else:
-                    masked = self.text(line)
-                yield raw, masked.encode("utf-8", errors="surrogateescape")
+            while raw := b"".join(handle.readlines(CHUNK_BYTES)):
+                while (begin := raw.rfind(b"PRIVATE KEY-----")) >= 0 and (
+                    raw.find(b"-----END", begin) < 0 and (more := handle.readline())
+                ):
+                    raw += more
+                text = raw.decode("utf-8", errors="surrogateescape")
+                yield raw, self.text(text).encode("utf-8", errors="surrogateescape")
 
     def _rewrite(self, path: Path) -> bool:
         tmp = path.with_name(f".{path.name}.redacting")
         changed = False
         try:
             with tmp.open("wb") as out:
-                for raw, masked in self._scrubbed_lines(path):
+                for raw, masked in self._scrubbed_chunks(path):
                     changed = changed or masked != raw
                     out.write(masked)
             if changed:

@@ -243,3 +243,16 @@ def test_a_file_over_the_bound_is_named_not_scrubbed(tmp_path: Path) -> None:
     assert result["skipped"][0].startswith("big.log: not scrubbed")
     assert (tmp_path / "small.log").read_text() == "password=***\n"
     assert not list(tmp_path.glob(".*"))  # no temporary file left
+
+
+def test_a_secret_seen_late_is_masked_earlier_and_in_other_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("harness.redaction.CHUNK_BYTES", 64)  # many chunks per file
+    key = "-----BEGIN PRIVATE KEY-----\n" + "MIIEvQIBADANBgkqhkiG9w0B\n" * 8
+    (tmp_path / "a.log").write_text("early: late-secret-1\n" * 5 + "password=late-secret-1\n")
+    (tmp_path / "b.log").write_text(f"x\n{key}-----END PRIVATE KEY-----\nafter late-secret-1\n")
+    result = Redactor().scrub_tree(tmp_path, (), max_bytes=1 << 20)
+    assert result == {"scrubbed": ["a.log", "b.log"]}
+    assert (tmp_path / "a.log").read_text() == "early: ***\n" * 5 + "password=***\n"
+    assert (tmp_path / "b.log").read_text() == "x\n***\nafter ***\n"
