@@ -161,7 +161,8 @@ def load_settings(
         settings = RunSettings.model_validate(merged)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg'].removeprefix('Value error, ')}"
+            for err in exc.errors()
         )
         where = f" (from {source})" if source else ""
         raise ConfigError(f"invalid settings{where}: {problems}") from None

@@ -116,7 +116,8 @@ class LeakRun:
             if signals.ignored:
                 detail["ignored_during_cleanup"] = signals.ignored
             run.finish(status, code, **detail)
-        return RunResult(run.path, status, code, detail)
+        recorded = run.meta["outcome"]  # as run.json has it: what is printed is redacted too
+        return RunResult(run.path, status, code, {k: recorded[k] for k in detail})
 
     def _outcome(self, run: RunDirectory) -> tuple[str, int, dict[str, Any]]:
         """The run, and how it ended: every way out gives run.json an outcome."""

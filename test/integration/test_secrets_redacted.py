@@ -179,12 +179,6 @@ def test_no_planted_secret_is_left_when_the_target_dies_during_boot(
     assert _found(out) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="leak-harness run prints the run's outcome (the boot error with the log's tail) as "
-    "LeakRun.execute returned it, unredacted: on stderr and in --json (harness/run/leak_run.py "
-    "RunResult, harness/commands/run.py)",
-)
 def test_the_harness_output_shows_no_planted_secret(failed_boot: tuple[Path, str]) -> None:
     _, printed = failed_boot
     assert [secret for secret in SECRETS if secret in printed] == []
