@@ -59,7 +59,11 @@ def main() -> int:
     text = table(rows)
     args.out.with_suffix(".md").write_text(text + "\n")
     print(text)
-    bad = [r for e, r in rows if r.tracebacks or r.leftovers or e != f"{r.status} {r.exit_code}"]
+    bad = [
+        r
+        for e, r in rows
+        if r.tracebacks or r.leftovers or e != f"{r.status or 'none'} {r.exit_code}"
+    ]
     return 1 if bad else 0
 
 

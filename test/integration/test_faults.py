@@ -5,10 +5,15 @@ run directory `analyze` reads without a traceback, and nothing running or mounte
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from support.faults import FAULTS, Fault, can_mount, cgroups_work, run_fault
+from support.faults import FAULTS, ROOT, Fault, can_mount, cgroups_work, run_fault
+
+from harness.rundir import read_events, read_samples
 
 pytestmark = pytest.mark.skipif(not cgroups_work(), reason="no writable memory cgroup here")
 
@@ -36,3 +41,74 @@ def test_fault(fault: Fault, tmp_path: Path) -> None:
         assert fault.finding is not None, context
         assert outcome.failed_items, context
         assert all(item.startswith(fault.finding) for item in outcome.failed_items), context
+
+
+CYCLES = """
+description = "two short load/idle cycles"
+shape = "cycles"
+users = 4
+spawn_rate = 4
+warmup_s = 2
+duration_s = 5
+idle_s = 6
+cycles = 2
+cleanup_s = 1
+sample_interval_s = 0.5
+tracemalloc_frames = 0
+"""
+
+
+def _run(tmp_path: Path, scenario: str, *args: str, env: dict[str, str] | None = None) -> Path:
+    (tmp_path / "scenario.toml").write_text(scenario)
+    command = [
+        sys.executable,
+        "-m",
+        "harness",
+        "run",
+        "--scenario",
+        str(tmp_path / "scenario.toml"),
+    ]
+    command += ["--backend", "cgroup", "--out", str(tmp_path / "out"), "--quiet", *args]
+    done = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+    )
+    assert done.returncode == 0, done.stderr
+    return (tmp_path / "out" / "latest").resolve()
+
+
+def test_samples_taken_while_the_app_cleans_up_are_labelled_idle(tmp_path: Path) -> None:
+    """The app's cleanup at the start of an idle (GC, a pause, clear-cache: seconds) runs after
+    the phase has changed: before, its samples were labelled load-N, and the idle's baseline
+    and the load's growth both read the wrong samples."""
+    run_dir = _run(tmp_path, CYCLES)
+    events = read_events(run_dir)
+    samples = read_samples(run_dir)
+    for cycle in (1, 2):
+        idle = next(e for e in events if e["event"] == "phase" and e["phase"] == f"idle-{cycle}")
+        cleanups = [e for e in events if e["event"] == "cleanup" and e["time"] > idle["time"]]
+        assert cleanups, events  # the app was asked to clean up in this idle
+        end = max(e["sent_at"] for e in cleanups[:2])
+        during = [r for r in samples if idle["time"] <= float(r["time"]) <= end + 0.5]
+        assert during and all(r["phase"] == f"idle-{cycle}" for r in during), during
+
+
+def test_the_memory_endpoints_answer_a_service_that_wants_its_api_key(tmp_path: Path) -> None:
+    """CONTAINER_APP_API_KEY set for the service: the harness sends it to the memory
+    endpoints (before: 401, the app series empty, the kept check skipped without a word), and
+    the key is written nowhere."""
+    key = "fault-matrix-key-7f3a9c"
+    run_dir = _run(tmp_path, CYCLES, env={"CONTAINER_APP_API_KEY": key})
+    checks = [e for e in read_events(run_dir) if e["event"] == "monitoring-check"]
+    assert checks and all(e["valid"] for e in checks), checks
+    cleanups = [e for e in read_events(run_dir) if e["event"] == "cleanup"]
+    assert cleanups and all(e.get("status") == 200 for e in cleanups), cleanups
+    answered = [r for r in read_samples(run_dir) if r["app_tasks"] != ""]
+    assert len(answered) > 10  # the stats endpoint answered the sampler
+    for path in run_dir.rglob("*"):
+        if path.is_file():
+            assert key.encode() not in path.read_bytes(), path

@@ -383,7 +383,7 @@ def free_port_in_use() -> socket.socket:
 
 
 # -- what some faults need before the run ------------------------------------------------------
-ODD_SERVICE = '''
+ODD_SERVICE = """
 import json, sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -402,9 +402,9 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
-'''
+"""
 
-ODD_LOCUSTFILE = '''
+ODD_LOCUSTFILE = """
 from locust import HttpUser, constant, task
 
 class Visitor(HttpUser):
@@ -413,7 +413,7 @@ class Visitor(HttpUser):
     @task
     def home(self):
         self.client.get("/health")
-'''
+"""
 
 
 def odd_stats_service(work: Path) -> list[str]:
