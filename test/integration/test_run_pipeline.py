@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -158,36 +157,11 @@ def _wait_for_load(tmp_path: Path, process: subprocess.Popen[Any]) -> Path:
 
 
 @needs_cgroup
-def test_sigint_stops_everything_and_says_interrupted(tmp_path: Path) -> None:
-    process = subprocess.Popen(
-        [*_run_command(tmp_path, duration_s=60), "--backend", "cgroup"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    latest = _wait_for_load(tmp_path, process)
-    process.send_signal(signal.SIGINT)
-    _out, err = process.communicate(timeout=60)
-    assert process.returncode == 130, err
-    meta, samples, events = load(latest)
-    assert meta["outcome"]["status"] == "interrupted"
-    assert events[-1]["event"] == "run-end" and samples
-    assert_nothing_left(meta, events)
-    locust = [
-        p
-        for p in psutil.process_iter(["cmdline"])
-        if "locust" in " ".join(p.info["cmdline"] or [])
-        and str(tmp_path) in " ".join(p.info["cmdline"] or [])
-    ]
-    assert not locust, "Locust left running"
-
-
-@needs_cgroup
 def test_a_harness_killed_with_sigkill_leaves_nothing_running(tmp_path: Path) -> None:
     """No cleanup code runs after SIGKILL: the kernel stops the target, Locust and the
     upstreams (parent death signal), Azurite's blobs stay inside the run directory, and the
-    next run removes the orphaned cgroup."""
+    cgroup's janitor removes the cgroup (the next run's orphan sweep is the fallback). The
+    SIGINT/SIGTERM rows are in test_faults.py."""
     stray_before = set(Path(tempfile.gettempdir()).glob("leak-harness-azurite-*"))
     process = subprocess.Popen(
         [*_run_command(tmp_path, duration_s=60), "--backend", "cgroup"],
@@ -206,10 +180,10 @@ def test_a_harness_killed_with_sigkill_leaves_nothing_running(tmp_path: Path) ->
     assert not alive, f"left running after SIGKILL: {[p.cmdline() for p in alive]}"
     stray = set(Path(tempfile.gettempdir()).glob("leak-harness-azurite-*")) - stray_before
     assert not stray and (latest / "azurite").is_dir(), stray
-    assert cgroup.exists(), "nothing removed the group yet: the next run must"
-    done = harness(tmp_path, "--backend", "cgroup")
-    assert done.returncode in (0, 1, 4), done.stderr
-    assert not cgroup.exists(), f"orphaned cgroup {cgroup} not removed by the next run"
+    deadline = time.monotonic() + 10
+    while cgroup.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not cgroup.exists(), f"the janitor did not remove {cgroup}"
 
 
 def test_target_that_dies_at_boot_shows_its_log(tmp_path: Path) -> None:
