@@ -315,11 +315,11 @@ def under_load(signum: int) -> Inject:
     return inject
 
 
-def during_cleanup(times: int) -> Inject:
+def during_cleanup(signum: int, times: int) -> Inject:
     def inject(harness: Harness) -> None:
         harness.wait_phase("cleanup")
         for _ in range(times):
-            harness.signal(signal.SIGINT)
+            harness.signal(signum)
             time.sleep(0.3)
 
     return inject
@@ -494,8 +494,9 @@ FAULTS = [
     Fault("SIGTERM at boot", at_boot(signal.SIGTERM), "interrupted", 143, samples=False),
     Fault("SIGINT under load", under_load(signal.SIGINT), "interrupted", 130),
     Fault("SIGTERM under load", under_load(signal.SIGTERM), "interrupted", 143),
-    Fault("SIGINT during cleanup", during_cleanup(1), "interrupted", 130),
-    Fault("SIGINT twice during cleanup", during_cleanup(2), "interrupted", 130),
+    Fault("SIGINT during cleanup", during_cleanup(signal.SIGINT, 1), "interrupted", 130),
+    Fault("SIGINT twice during cleanup", during_cleanup(signal.SIGINT, 2), "interrupted", 130),
+    Fault("SIGTERM twice during cleanup", during_cleanup(signal.SIGTERM, 2), "interrupted", 143),
     Fault("pipe reader dies", pipe_reader_dies(False), "interrupted", 141, pipe=True),
     Fault("SIGINT, pipe reader dies", pipe_reader_dies(True), "interrupted", 130, pipe=True),
     Fault("SIGKILL of the harness", sigkill_harness, "running", -9),
@@ -520,7 +521,7 @@ FAULTS = [
     Fault("Locust dies", kill_child("locust"), "error", 3),
     Fault("locustfile fails at import", nothing, "error", 3, prepare=failing_locustfile),
     Fault(
-        "app stats of another shape",
+        "sampler: app stats of another shape",
         nothing,
         "completed",
         0,
