@@ -9,17 +9,17 @@ was collected (`harness/analyze/kept.py`)."""
 from __future__ import annotations
 
 import math
-from collections import Counter
-from dataclasses import asdict, dataclass, field
-from itertools import pairwise
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from harness.analyze.ceiling import Reached, memory_at_limit, resource_at_limit
 from harness.analyze.growth import GrowthFit, fit_growth
 from harness.analyze.kept import after_collection, kept
 from harness.analyze.memray import attach_heap
 from harness.analyze.projection import hours_to_limit
-from harness.analyze.window import Unjudged, load_rows, unjudged
+from harness.analyze.window import Unjudged, load_rows, stalled, unjudged
+from harness.analyze.window import measured_rows as measured_rows  # its home was here
 from harness.rundir import read_events, read_meta, read_samples
 from harness.series import HEAP_SERIES, MEMORY_SERIES, RESOURCE_SERIES
 from harness.units import MIB
@@ -166,33 +166,6 @@ def classify(leaking: dict[str, GrowthFit]) -> list[str]:
     return classes
 
 
-def measured_rows(samples: list[dict[str, str]]) -> tuple[list[dict[str, str]], str]:
-    """The samples the trend is judged on: load phases at the scenario's steady user count
-    (ramps, spikes and stress steps change concurrency, and memory with it). Never the
-    warm-up: a clean service grows while it warms up (`unjudged` says so of a run that died
-    before its load)."""
-    rows = [row for row in samples if row["phase"].startswith("load")]
-    note = ""
-    # a sample taken while users were being added or stopped belongs to no level
-    level_sizes = Counter((row["phase"], row["users"]) for row in rows)
-    settled = [row for row in rows if level_sizes[(row["phase"], row["users"])] >= 3]
-    rows = settled if len(settled) >= 6 else rows
-    served: Counter[str] = Counter()
-    for before, row in pairwise(rows):
-        if (before["phase"], before["users"]) == (row["phase"], row["users"]):
-            served[row["users"]] += int(
-                float(row["requests"] or 0) - float(before["requests"] or 0)
-            )
-    if served:
-        # the user count that served the most requests: the steady level of a ramp or spike,
-        # the busiest of a stress run's equal steps
-        steady = max(served, key=lambda users: served[users])
-        if sum(1 for row in rows if row["users"] == steady) < len(rows):
-            rows = [row for row in rows if row["users"] == steady]
-            note = f"judged at the steady {steady} users ({len(rows)} samples)"
-    return rows, note
-
-
 def _shown_only(name: str, trends: dict[str, GrowthFit]) -> str | None:
     """Why a memory series is shown but not judged, or None when it is judged."""
     if HEAP_SERIES in trends and name in PROFILER_INFLATED:
@@ -263,16 +236,46 @@ def _not_judged(early: Unjudged, samples: list[dict[str, str]], rules: Rules) ->
     )
 
 
+def _at_limit(result: Verdict, reached: Reached | None, rules: Rules) -> Verdict:
+    """A limit reached is a leak whatever the fit saw (harness/analyze/ceiling.py): the series
+    that reached it decides, with that evidence; a LEAK already found adds it."""
+    if reached is None:
+        return result
+    series = [
+        replace(s, leaking=True, reason=reached.reason) if s.name == reached.series else s
+        for s in result.series
+    ]
+    if result.verdict == LEAK:
+        return replace(result, reason=f"{result.reason}; {reached.reason}", series=series)
+    per_request = reached.per_request
+    return replace(
+        result,
+        verdict=LEAK,
+        reason=reached.reason,
+        deciding_series=reached.series,
+        classes=[] if per_request is not None else [f"resources:{reached.series}"],
+        bytes_per_request=per_request,
+        interval=None,
+        growth_mb_per_hour=per_request * rules.production_rps * 3600 / MIB
+        if per_request is not None
+        else None,
+        hours_to_limit=0.0 if per_request is not None else None,
+        series=series,
+    )
+
+
 def judge(run_dir: Path, rules: Rules) -> Verdict:
     samples = load_samples(run_dir)
     meta = read_meta(run_dir)
     early = unjudged(samples, meta)
+    events = read_events(run_dir)
+    reached = memory_at_limit(
+        samples, meta, events, rules.leak_bytes_per_request, rules.min_leak_growth_mb * MIB
+    ) or resource_at_limit(samples, meta, RESOURCE_MIN_GROWTH)
     if early is not None:
-        return _not_judged(early, samples, rules)
+        return _at_limit(_not_judged(early, samples, rules), reached, rules)
     rows, note = measured_rows(samples)
-    after = after_collection(
-        samples, read_events(run_dir), float(rows[-1]["time"]) if rows else math.inf
-    )
+    after = after_collection(samples, events, float(rows[-1]["time"]) if rows else math.inf)
     requests = _column(rows, "requests")
     measured = int(requests[-1] - requests[0]) if len(requests) > 1 else 0
     series: list[SeriesGrowth] = []
@@ -356,7 +359,7 @@ def judge(run_dir: Path, rules: Rules) -> Verdict:
     hours = None
     if per_hour and per_hour > 0 and verdict == LEAK:
         hours = hours_to_limit(rows, meta, rules.container_limit_mb, per_hour)
-    return Verdict(
+    result = Verdict(
         verdict=verdict,
         reason=f"{reason}; {note}" if note else reason,
         classes=classify(leaking),
@@ -370,3 +373,8 @@ def judge(run_dir: Path, rules: Rules) -> Verdict:
         series=series,
         rules=asdict(rules),
     )
+    stall = stalled(rows)
+    if reached is None and stall is not None:
+        reason = f"{stall}; {note}" if note else stall
+        return replace(result, verdict=INCONCLUSIVE, reason=reason, hours_to_limit=None)
+    return _at_limit(result, reached, rules)

@@ -1,15 +1,20 @@
-"""Whether a run can be judged at all: a verdict needs samples under load, and a run that
-never booted, recorded nothing, or died in its warm-up has none. Such a run is INCONCLUSIVE
-with the reason, never judged on its warm-up: a clean service grows while it warms up
-(imports, pools, caches filling), so warm-up growth would call it LEAK, and a warm-up too
-short to show it would call it NO LEAK."""
+"""Whether a run can be judged at all, and on which samples: a verdict needs samples under
+load, and a run that never booted, recorded nothing, or died in its warm-up has none. Such a
+run is INCONCLUSIVE with the reason, never judged on its warm-up: a clean service grows while
+it warms up (imports, pools, caches filling), so warm-up growth would call it LEAK, and a
+warm-up too short to show it would call it NO LEAK. Nor is a window whose requests stopped
+rising (`stalled`): growth per request says nothing where no requests were served."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from harness.rundir import SampleRow
+from harness.series import MEMORY_SERIES
+from harness.units import MIB
 
 #: the fewest samples under load a trend is fitted on (fit_growth's own floor)
 MIN_WINDOW = 6
@@ -80,3 +85,90 @@ def failed_run(meta: dict[str, Any]) -> str | None:
     if status not in FAILED_RUN:
         return None
     return f"the run failed (outcome: {outcome}): its verdict is not a finding"
+
+
+def measured_rows(samples: list[SampleRow]) -> tuple[list[SampleRow], str]:
+    """The samples the trend is judged on: load phases at the scenario's steady user count
+    (ramps, spikes and stress steps change concurrency, and memory with it). Never the
+    warm-up: a clean service grows while it warms up (`unjudged` says so of a run that died
+    before its load)."""
+    rows = [row for row in samples if row["phase"].startswith("load")]
+    note = ""
+    # a sample taken while users were being added or stopped belongs to no level
+    level_sizes = Counter((row["phase"], row["users"]) for row in rows)
+    settled = [row for row in rows if level_sizes[(row["phase"], row["users"])] >= 3]
+    rows = settled if len(settled) >= 6 else rows
+    served: Counter[str] = Counter()
+    for before, row in pairwise(rows):
+        if (before["phase"], before["users"]) == (row["phase"], row["users"]):
+            served[row["users"]] += int(
+                float(row["requests"] or 0) - float(before["requests"] or 0)
+            )
+    if served:
+        # the user count that served the most requests: the steady level of a ramp or spike,
+        # the busiest of a stress run's equal steps
+        steady = max(served, key=lambda users: served[users])
+        if sum(1 for row in rows if row["users"] == steady) < len(rows):
+            rows = [row for row in rows if row["users"] == steady]
+            note = f"judged at the steady {steady} users ({len(rows)} samples)"
+    return rows, note
+
+
+#: requests that rose by less than this share of the window's mean rate have stopped
+STALL_RATE = 0.1
+#: a stall over this share of the judged window (or more) leaves the window unjudged
+STALL_SHARE = 0.25
+#: the stall search is O(n^2): longer windows are thinned evenly (a stall this long survives)
+STALL_POINTS = 400
+#: the memory series a stall's reason says the growth of, in order of preference
+STALL_MEMORY = ("container_anon", "working_set", "rss")
+
+
+def stalled(rows: list[SampleRow]) -> str | None:
+    """Why the judged window `rows` cannot be judged per request, or None: over a stretch of
+    at least STALL_SHARE of its time its requests rose by less than STALL_RATE of its mean
+    rate. A hung or thrashing target serves nothing while its memory (or its fds) may still
+    climb; the fit of growth against requests would see that as a steep slope, or, with a
+    flat series, rule out a leak over requests that were never served."""
+    if len(rows) < 2:
+        return None
+    step = max(1, -(-len(rows) // STALL_POINTS))
+    picked = rows[::step] if rows[-1] is rows[::step][-1] else [*rows[::step], rows[-1]]
+    times = [float(r["time"]) for r in picked]
+    requests = [float(r["requests"] or 0) for r in picked]
+    span = times[-1] - times[0]
+    if span <= 0:
+        return None
+    rate = (requests[-1] - requests[0]) / span
+    longest, start, end = 0.0, 0, 0
+    for i in range(len(picked) - 1):
+        for j in range(len(picked) - 1, i, -1):
+            width = times[j] - times[i]
+            if width <= longest:
+                break
+            if requests[j] - requests[i] <= STALL_RATE * rate * width:
+                longest, start, end = width, i, j
+                break
+    if longest < STALL_SHARE * span:
+        return None
+    # the stretch may take in an interval or two of the load at either end: say the stall only
+    while start < end and requests[start + 1] - requests[start] > STALL_RATE * rate * (
+        times[start + 1] - times[start]
+    ):
+        start += 1
+    while end > start and requests[end] - requests[end - 1] > STALL_RATE * rate * (
+        times[end] - times[end - 1]
+    ):
+        end -= 1
+    longest = times[end] - times[start]
+    detail = (
+        f"{requests[end] - requests[start]:,.0f} requests in {longest:,.0f} s of the "
+        f"{span:,.0f} s judged window, from {requests[start]:,.0f} requests on"
+    )
+    for name in STALL_MEMORY:
+        first, last = picked[start].get(name), picked[end].get(name)
+        if first and last:
+            grown = (float(last) - float(first)) / MIB
+            detail += f", while {MEMORY_SERIES[name]} changed by {grown:+,.1f} MiB"
+            break
+    return f"requests stopped rising over the window: the target stalled ({detail})"

@@ -196,3 +196,37 @@ class AppStats:
 
     def close(self) -> None:
         self.client.close()
+
+
+#: /proc/<pid>/limits rows the analysis holds a resource series against, by run.json key
+LIMIT_ROWS = {"nofile": "Max open files", "nproc": "Max processes"}
+
+
+def parse_limits(text: str) -> dict[str, int | None]:
+    """The soft limits of /proc/<pid>/limits (the soft one is what the kernel enforces; the
+    hard one only caps raising it): None for "unlimited" or a row not there."""
+    found: dict[str, int | None] = dict.fromkeys(LIMIT_ROWS)
+    for line in text.splitlines():
+        for key, row in LIMIT_ROWS.items():
+            if line.startswith(row):
+                soft = line[len(row) :].split()[:1]
+                found[key] = int(soft[0]) if soft and soft[0].isdigit() else None
+    return found
+
+
+def read_limits(pids: list[int]) -> dict[str, int | None]:
+    """The target's open-files and processes limits, read once when it is healthy, so a
+    series that climbs to its limit and stops there (the trend fit sees a plateau) is judged
+    a leak. Of several processes the lowest (each process is held to its own); {} when no
+    pid can be read (another user's process, a remote target)."""
+    readings: list[dict[str, int | None]] = []
+    for pid in pids:
+        with contextlib.suppress(OSError), open(f"/proc/{pid}/limits", encoding="utf-8") as f:
+            readings.append(parse_limits(f.read()))
+    if not readings:
+        return {}
+    found: dict[str, int | None] = {}
+    for key in LIMIT_ROWS:
+        known = [value for r in readings if (value := r[key]) is not None]
+        found[key] = min(known) if known else None
+    return found
