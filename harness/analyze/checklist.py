@@ -14,7 +14,8 @@ from typing import Any
 
 import yaml
 
-from harness.analyze.verdict import INCONCLUSIVE, LEAK, Verdict, load_samples
+from harness.analyze.ceiling import oom_killed
+from harness.analyze.verdict import INCONCLUSIVE, LEAK, SeriesGrowth, Verdict, load_samples
 from harness.rundir import profiled_run, read_events, read_meta
 from harness.units import GIB, MIB
 
@@ -85,21 +86,6 @@ def check_startup(meta: Mapping[str, Any], limits: Limits) -> Item:
     return Item(name, status, f"{basis} after health: {_mb(value)}")
 
 
-def oom_killed(
-    rows: list[dict[str, str]], meta: Mapping[str, Any], events: list[dict[str, Any]]
-) -> str | None:
-    """How the run shows an OOM kill, or None: its outcome, an oom-killed event, or the
-    cgroup's oom_kill counter rising (a kill of a worker the target survived counts too)."""
-    if (meta.get("outcome") or {}).get("status") == "oom-killed":
-        return "the target was OOM-killed"
-    if any(e["event"] == "oom-killed" for e in events):
-        return "an OOM kill was recorded"
-    kills = [float(r["oom_kills"]) for r in rows if r.get("oom_kills")]
-    if kills and max(kills) > kills[0]:
-        return f"the cgroup counted {max(kills) - kills[0]:.0f} OOM kill(s)"
-    return None
-
-
 def check_peak(
     rows: list[dict[str, str]],
     meta: Mapping[str, Any],
@@ -162,11 +148,40 @@ def _extra_users(rows: list[dict[str, str]], warm: list[dict[str, str]]) -> int:
     return max(users([r for r in rows if r["phase"].startswith("load")]) - users(warm), 0)
 
 
+#: the resources a pool holds: one that grew to its bound under load keeps its size after it
+POOLED = ("fds", "sockets", "threads")
+
+
+def _pool_or_leak(
+    key: str, after: float, rows: list[dict[str, str]], fit: SeriesGrowth | None
+) -> tuple[bool, str] | None:
+    """Whether a resource above its baseline after cleanup is a pool that grew to its bound
+    under load (True) or a leak (False), and why; None when the run cannot tell (no trend
+    fitted). A pool grows to its size under load and keeps it; a leak keeps growing with
+    requests (the verdict's trend fit, or its limit reached), or grows on after the load."""
+    loaded = [float(r[key]) for r in rows if r["phase"].startswith("load") and r.get(key)]
+    if fit is None or fit.trend is None or not loaded:
+        return None
+    if after > max(loaded):
+        return False, f"kept growing after the load (max {max(loaded):.0f} under load)"
+    if fit.leaking:
+        return False, f"leaking under load ({fit.reason})"
+    return (
+        True,
+        f"a pool that reached its size under load (max {max(loaded):.0f} under load, {fit.reason})",
+    )
+
+
 def check_cleanup(
-    rows: list[dict[str, str]], limits: Limits, events: list[dict[str, Any]] | None = None
+    rows: list[dict[str, str]],
+    limits: Limits,
+    events: list[dict[str, Any]] | None = None,
+    series: Mapping[str, SeriesGrowth] | None = None,
 ) -> Item:
     """After load stops and the app cleans up, memory and resources return near the
-    post-warm-up baseline."""
+    post-warm-up baseline. A pooled resource (`POOLED`) above it passes when the verdict's
+    `series` show a pool that reached its bound, not a leak (`_pool_or_leak`); without them
+    it is held to a fixed allowance."""
     name = "resource cleanup works"
     warm = [r for r in rows if r["phase"] == "warm-up"][-4:]
     after = [r for r in rows if r["phase"] == "cleanup"][-4:]
@@ -182,19 +197,28 @@ def check_cleanup(
     if final - baseline > tolerance:
         problems.append(f"memory {_mb(final - baseline)} above the baseline")
     pooled = _extra_users(rows, warm)
+    bounded: list[str] = []
     for key, allowed in (("fds", 3), ("sockets", 3), ("threads", 2), ("app_tasks", 5)):
         before = [float(r[key]) for r in warm if r.get(key)]
         later = [float(r[key]) for r in after if r.get(key)]
         if key in ("fds", "sockets"):
             allowed += pooled
-        if before and later and min(later) - max(before) > allowed:
-            problems.append(f"{key} {max(before):.0f} -> {min(later):.0f}")
+        if not (before and later and min(later) - max(before) > allowed):
+            continue
+        change = f"{key} {max(before):.0f} -> {min(later):.0f}"
+        told = _pool_or_leak(key, min(later), rows, (series or {}).get(key))
+        if key in POOLED and told is not None:
+            (bounded if told[0] else problems).append(f"{change}: {told[1]}")
+        else:
+            problems.append(change)
     evidence = (
         f"post-warm-up {_mb(baseline)}, after cleanup {_mb(final)} (tolerance {_mb(tolerance)})"
     )
     given_back = reclaimed(rows, events or [])
     if given_back:
         evidence += f"; {given_back}"
+    if bounded:
+        evidence += f"; {'; '.join(bounded)}"
     if problems:
         return Item(name, FAIL, f"{evidence}: {'; '.join(problems)}")
     return Item(name, PASS, evidence)
@@ -290,7 +314,7 @@ def run_checklist(run_dir: Path, verdict: Verdict) -> list[Item]:
         check_no_leak(verdict),
         check_startup(meta, limits),
         check_peak(rows, meta, limits, events),
-        check_cleanup(rows, limits, events),
+        check_cleanup(rows, limits, events, {s.name: s for s in verdict.series}),
         check_monitoring(rows, events, meta),
         check_gc(rows, events),
         check_alert_rules(meta, limits),
