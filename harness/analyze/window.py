@@ -129,13 +129,23 @@ def stalled(rows: list[SampleRow]) -> str | None:
     at least STALL_SHARE of its time its requests rose by less than STALL_RATE of its mean
     rate. A hung or thrashing target serves nothing while its memory (or its fds) may still
     climb; the fit of growth against requests would see that as a steep slope, or, with a
-    flat series, rule out a leak over requests that were never served."""
+    flat series, rule out a leak over requests that were never served. Time is counted within
+    phases only: the idle between a cycles run's loads, or a spike between its steady levels,
+    is not part of the window."""
     if len(rows) < 2:
         return None
+    clock, served = [0.0], [0.0]
+    for before, row in pairwise(rows):
+        same = before["phase"] == row["phase"]
+        clock.append(clock[-1] + (float(row["time"]) - float(before["time"]) if same else 0.0))
+        grown = float(row["requests"] or 0) - float(before["requests"] or 0)
+        served.append(served[-1] + (grown if same else 0.0))
     step = max(1, -(-len(rows) // STALL_POINTS))
-    picked = rows[::step] if rows[-1] is rows[::step][-1] else [*rows[::step], rows[-1]]
-    times = [float(r["time"]) for r in picked]
-    requests = [float(r["requests"] or 0) for r in picked]
+    picks = [*range(0, len(rows), step)]
+    picks += [len(rows) - 1] if picks[-1] != len(rows) - 1 else []
+    picked = [rows[k] for k in picks]
+    times = [clock[k] for k in picks]
+    requests = [served[k] for k in picks]
     span = times[-1] - times[0]
     if span <= 0:
         return None
@@ -163,7 +173,7 @@ def stalled(rows: list[SampleRow]) -> str | None:
     longest = times[end] - times[start]
     detail = (
         f"{requests[end] - requests[start]:,.0f} requests in {longest:,.0f} s of the "
-        f"{span:,.0f} s judged window, from {requests[start]:,.0f} requests on"
+        f"{span:,.0f} s judged window, from {requests[start]:,.0f} requests into it"
     )
     for name in STALL_MEMORY:
         first, last = picked[start].get(name), picked[end].get(name)

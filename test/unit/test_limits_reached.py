@@ -218,9 +218,11 @@ def test_memory_climbing_while_requests_stop_is_inconclusive(tmp_path: Path) -> 
 
 def test_a_slow_but_steady_window_is_not_stalled() -> None:
     """One request every other sample is a low rate, not a stall; a hang is."""
-    slow = [{"time": str(t), "requests": str(t // 2)} for t in range(100)]
+    slow = [{"phase": "load-1", "time": str(t), "requests": str(t // 2)} for t in range(100)]
     assert stalled(slow) is None
-    hung = [{"time": str(t), "requests": str(min(t, 70) * 5)} for t in range(100)]
+    hung = [
+        {"phase": "load-1", "time": str(t), "requests": str(min(t, 70) * 5)} for t in range(100)
+    ]
     assert (stalled(hung) or "").startswith(f"{STALL} (0 requests in 29 s of the 99 s")
 
 
@@ -239,3 +241,18 @@ def test_the_target_limits_are_read_from_proc() -> None:
     soft_files = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     assert own["nofile"] == (None if soft_files == resource.RLIM_INFINITY else soft_files)
     assert read_limits([]) == {} and read_limits([2**22 + 7]) == {}
+
+
+def test_the_gaps_between_a_windows_phases_are_no_stall() -> None:
+    """A cycles run's loads with long idles between them (excluded from the window), or a
+    spike between two steady levels: the time between the phases is not the window's."""
+
+    def phase_rows(phase: str, start: int, first: int) -> list[dict[str, str]]:
+        return [
+            {"phase": phase, "time": str(start + t), "requests": str(first + 10 * t)}
+            for t in range(30)
+        ]
+
+    cycles = [*phase_rows("load-1", 0, 0), *phase_rows("load-2", 150, 300)]
+    assert stalled(cycles) is None
+    assert stalled([*cycles, *({**r, "requests": "590"} for r in phase_rows("load-2", 180, 0))])
