@@ -198,13 +198,15 @@ def memory_at_limit(
     )
 
 
-def resource_at_limit(
+def resources_at_limit(
     rows: list[SampleRow], meta: Mapping[str, Any], min_growth: Mapping[str, float]
-) -> Reached | None:
-    """A resource series that climbed (by its minimum growth, from its first reading) to
-    NEAR its limit under load. fds are counted over the process tree and each process has its
-    own limit, so the tree's is the limit times its processes."""
+) -> list[Reached]:
+    """The resource series that climbed (by their minimum growth, from their first reading)
+    to NEAR their limit under load (fds and the sockets among them reach it together). fds
+    are counted over the process tree and each process has its own limit, so the tree's is
+    the limit times its processes."""
     limits = meta.get("target_limits") or {}
+    reached = []
     for name, key in LIMIT_OF.items():
         limit = limits.get(key)
         if not isinstance(limit, int) or limit <= 0:
@@ -224,10 +226,12 @@ def resource_at_limit(
         first = readings[0][1]
         if top < NEAR * cap(row) or top - first < min_growth.get(name, 0.0):
             continue
-        return Reached(
-            name,
-            f"{RESOURCE_SERIES[name]}: reached {top:,.0f} under load, "
-            f"{100 * top / cap(row):.0f}% of the target's limit ({LIMIT_NAME[key]} "
-            f"{cap(row):,.0f}), from {first:,.0f}: a limit reached is not a plateau",
+        reached.append(
+            Reached(
+                name,
+                f"{RESOURCE_SERIES[name]}: reached {top:,.0f} under load, "
+                f"{100 * top / cap(row):.0f}% of the target's limit ({LIMIT_NAME[key]} "
+                f"{cap(row):,.0f}), from {first:,.0f}: a limit reached is not a plateau",
+            )
         )
-    return None
+    return reached

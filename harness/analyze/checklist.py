@@ -217,11 +217,9 @@ def check_cleanup(
     given_back = reclaimed(rows, events or [])
     if given_back:
         evidence += f"; {given_back}"
-    if bounded:
-        evidence += f"; {'; '.join(bounded)}"
     if problems:
-        return Item(name, FAIL, f"{evidence}: {'; '.join(problems)}")
-    return Item(name, PASS, evidence)
+        return Item(name, FAIL, f"{evidence}: {'; '.join(problems + bounded)}")
+    return Item(name, PASS, "; ".join([evidence, *bounded]))
 
 
 def check_monitoring(

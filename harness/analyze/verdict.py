@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from harness.analyze.ceiling import Reached, memory_at_limit, resource_at_limit
+from harness.analyze.ceiling import Reached, memory_at_limit, resources_at_limit
 from harness.analyze.growth import GrowthFit, fit_growth
 from harness.analyze.kept import after_collection, kept
 from harness.analyze.memray import attach_heap
@@ -236,15 +236,17 @@ def _not_judged(early: Unjudged, samples: list[dict[str, str]], rules: Rules) ->
     )
 
 
-def _at_limit(result: Verdict, reached: Reached | None, rules: Rules) -> Verdict:
-    """A limit reached is a leak whatever the fit saw (harness/analyze/ceiling.py): the series
-    that reached it decides, with that evidence; a LEAK already found adds it."""
-    if reached is None:
+def _at_limit(result: Verdict, at_limit: list[Reached], rules: Rules) -> Verdict:
+    """A limit reached is a leak whatever the fit saw (harness/analyze/ceiling.py): each series
+    that reached one is leaking, with that evidence; the first decides, or a LEAK already
+    found adds it."""
+    if not at_limit:
         return result
+    why = {r.series: r.reason for r in at_limit}
     series = [
-        replace(s, leaking=True, reason=reached.reason) if s.name == reached.series else s
-        for s in result.series
+        replace(s, leaking=True, reason=why[s.name]) if s.name in why else s for s in result.series
     ]
+    reached = at_limit[0]
     if result.verdict == LEAK:
         return replace(result, reason=f"{result.reason}; {reached.reason}", series=series)
     per_request = reached.per_request
@@ -253,7 +255,7 @@ def _at_limit(result: Verdict, reached: Reached | None, rules: Rules) -> Verdict
         verdict=LEAK,
         reason=reached.reason,
         deciding_series=reached.series,
-        classes=[] if per_request is not None else [f"resources:{reached.series}"],
+        classes=[f"resources:{r.series}" for r in at_limit if r.per_request is None],
         bytes_per_request=per_request,
         interval=None,
         growth_mb_per_hour=per_request * rules.production_rps * 3600 / MIB
@@ -269,9 +271,11 @@ def judge(run_dir: Path, rules: Rules) -> Verdict:
     meta = read_meta(run_dir)
     early = unjudged(samples, meta)
     events = read_events(run_dir)
-    reached = memory_at_limit(
+    memory = memory_at_limit(
         samples, meta, events, rules.leak_bytes_per_request, rules.min_leak_growth_mb * MIB
-    ) or resource_at_limit(samples, meta, RESOURCE_MIN_GROWTH)
+    )
+    reached = [memory] if memory else []
+    reached += resources_at_limit(samples, meta, RESOURCE_MIN_GROWTH)
     if early is not None:
         return _at_limit(_not_judged(early, samples, rules), reached, rules)
     rows, note = measured_rows(samples)
@@ -374,7 +378,7 @@ def judge(run_dir: Path, rules: Rules) -> Verdict:
         rules=asdict(rules),
     )
     stall = stalled(rows)
-    if reached is None and stall is not None:
+    if not reached and stall is not None:
         reason = f"{stall}; {note}" if note else stall
         return replace(result, verdict=INCONCLUSIVE, reason=reason, hours_to_limit=None)
     return _at_limit(result, reached, rules)

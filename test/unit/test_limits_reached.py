@@ -98,9 +98,18 @@ def test_fds_at_their_limit_are_a_leak_not_a_plateau(tmp_path: Path) -> None:
     assert verdict.deciding_series == "fds"
     assert verdict.reason.startswith("open fds: reached 19,998 under load, 100% of the target's")
     assert "(RLIMIT_NOFILE 20,000), from 10: a limit reached is not a plateau" in verdict.reason
-    assert verdict.classes == ["resources:fds"]
-    fds = next(s for s in verdict.series if s.name == "fds")
+    assert verdict.classes == ["resources:fds", "resources:sockets"]  # sockets are fds
+    fds, sockets = (next(s for s in verdict.series if s.name == n) for n in ("fds", "sockets"))
     assert fds.leaking and fds.reason == verdict.reason
+    assert sockets.leaking and sockets.reason.startswith("sockets: reached 19,988 under load")
+
+
+def test_resources_at_their_limit_are_no_pool_to_the_cleanup_item(tmp_path: Path) -> None:
+    analysis = analyze(_fd_leak(tmp_path, {"nofile": 20_000, "nproc": 96_362}), Rules())
+    item = next(i for i in analysis.checklist if i.name == "resource cleanup works")
+    assert item.status == FAIL
+    assert "fds 4090 -> 19998: leaking under load (open fds: reached 19,998" in item.evidence
+    assert "sockets 4080 -> 19988: leaking under load (sockets: reached 19,988" in item.evidence
 
 
 def test_a_window_stalled_at_an_unknown_limit_is_not_no_leak(tmp_path: Path) -> None:
