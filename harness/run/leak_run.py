@@ -36,7 +36,7 @@ from harness.run.provenance import environment
 from harness.run.signals import Interrupted, StopSignals, shielded
 from harness.rundir import LOCUST_PREFIX, TARGET_LOG, RunDirectory
 from harness.sample.heap import AGENT_DIR, HeapSnapshots, agent_env
-from harness.sample.probes import AppStats
+from harness.sample.probes import AppStats, read_limits
 from harness.sample.sampler import Sampler
 from harness.target.base import Target, TargetError
 from harness.target.select import make_target
@@ -219,6 +219,9 @@ class LeakRun:
                 raise TargetError(f"{exc}\n--- {TARGET_LOG} (tail) ---\n{_tail(run)}") from None
             run.event("target-ready", url=url, boot_s=round(boot_s, 2), pids=target.pids())
             run.update(target_backend=target.describe())
+            target_limits = read_limits(target.pids())  # what a resource leak runs into
+            if target_limits:
+                run.update(target_limits=target_limits)
 
             endpoints = spec.memory_endpoints
             self.memory_headers = memory_headers(endpoints, env) if endpoints else {}

@@ -50,6 +50,7 @@ def run_and_analyze(
         timeout=120,
         cwd=ROOT,
     )
+    assert judged.stdout.strip(), f"analyze exited {judged.returncode}: {judged.stderr}"
     verdict: dict[str, Any] = json.loads(judged.stdout)
     verdict["exit_code"] = judged.returncode
     return verdict
