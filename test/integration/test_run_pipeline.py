@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -16,21 +15,13 @@ from typing import Any
 
 import psutil
 import pytest
+from support.faults import cgroups_work
 from support.scenarios import tiny_scenario
 from support.service import ServiceProcess
 
-from harness.target.cgroup_fs import Cgroup, CgroupError
 from harness.upstream.process import StubProcess
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def cgroups_work() -> bool:
-    try:
-        Cgroup.create(f"probe-{os.getpid()}", 64 << 20).remove()
-    except CgroupError:
-        return False
-    return True
 
 
 needs_cgroup = pytest.mark.skipif(not cgroups_work(), reason="no writable memory cgroup here")
