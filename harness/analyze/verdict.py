@@ -122,7 +122,7 @@ def _judge_memory(name: str, found: GrowthFit | None, rules: Rules) -> tuple[boo
     if found is None:
         return False, "not enough samples"
     if not found.significant:
-        return False, f"no significant trend (z={found.z:.1f})"
+        return False, f"no significant trend (z={found.z:.1f}, needs {found.critical:.1f})"
     if found.step:
         return False, "a single step, not a trend"
     if not found.sustained:
@@ -185,10 +185,11 @@ def _no_leak_or_inconclusive(
     trends: dict[str, GrowthFit], rules: Rules, deciding: str | None
 ) -> tuple[str, str, str | None]:
     """With nothing leaking, NO LEAK needs every judged memory series to rule out a leak of
-    the threshold's size: its 95% interval must end below it (the confidence-interval form
-    of an equivalence test), over the whole window or, for a series that levelled off, over
-    its second half. A series that cannot rule it out leaves the run INCONCLUSIVE, and is
-    named: it could hide a leak of that size."""
+    the threshold's size: the whole window's 95% interval must end below it (the
+    confidence-interval form of an equivalence test; one bound, never the smaller of two, so
+    a leak at the threshold is ruled out wrongly at most 2.5% of the time, and no correction
+    for the number of series is needed: every one must rule it out). A series that cannot
+    leaves the run INCONCLUSIVE, and is named: it could hide a leak of that size."""
     threshold = rules.leak_bytes_per_request
     judged = _judged_memory(trends)
     open_ended = [k for k in judged if trends[k].ruled_out_above >= threshold]
@@ -199,7 +200,7 @@ def _no_leak_or_inconclusive(
             INCONCLUSIVE,
             f"{MEMORY_SERIES[worst]}: a leak up to {found.ruled_out_above:,.0f} B/request "
             f"cannot be ruled out (threshold {threshold:,.0f}; this run could detect "
-            f"{found.detectable:,.0f} B/request); run longer or with more load",
+            f"{_detectable(found, rules):,.0f} B/request); run longer or with more load",
             worst,
         )
     bound = max(trends[k].ruled_out_above for k in judged)
@@ -209,6 +210,11 @@ def _no_leak_or_inconclusive(
         f"(95%) in {', '.join(MEMORY_SERIES[k] for k in judged)}",
         deciding,
     )
+
+
+def _detectable(found: GrowthFit, rules: Rules) -> float:
+    """The smallest leak the LEAK rule finds 80% of the time in this run (its threshold too)."""
+    return found.detectable_over(rules.leak_bytes_per_request, rules.min_leak_growth_mb * MIB)
 
 
 def _not_kept(per_request: float, rules: Rules) -> str:
@@ -370,7 +376,7 @@ def judge(run_dir: Path, rules: Rules) -> Verdict:
         deciding_series=deciding,
         bytes_per_request=main.slope if main and is_bytes else None,
         interval=(main.low, main.high) if main and is_bytes else None,
-        detectable_bytes_per_request=main.detectable if main and is_bytes else None,
+        detectable_bytes_per_request=_detectable(main, rules) if main and is_bytes else None,
         growth_mb_per_hour=per_hour,
         hours_to_limit=hours,
         requests_measured=measured,

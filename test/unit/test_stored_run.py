@@ -4,6 +4,13 @@ test/data/pre17-quick-run/ is a real `quick` run written and analyzed by commit 
 README). `leak-harness analyze` of the current tree runs on a copy of it, and its verdict.json
 must equal the stored one: the verdict, every series' decision and figures, the suspects and the
 checklist. Behaviour that changes on purpose needs a new stored run, never a regenerated one.
+
+One deliberate change is recorded beside it: issue 23's calibrated growth statistics (an AR(1)
+standard error with rho bias-corrected, t intervals at the effective sample size, Bonferroni
+over the judged series, the detectable figure of the whole LEAK rule) change every trend's
+interval, z and detectable figure. `verdict-calibrated.json` is the current tree's answer for
+the same run, and the figures are compared with it; e86d01b's verdict.json still holds every
+decision: INCONCLUSIVE on process RSS, no series leaking, the same slopes and suspects.
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ REL, ABS = 1e-9, 1e-9  # floats: the same arithmetic, give or take summation ord
 def judged(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], dict[str, Any]]:
     """(stored verdict.json, the one the current tree writes for a copy of the same run)."""
     run_dir = tmp_path_factory.mktemp("stored") / "20261202-215018-quick"
-    shutil.copytree(STORED, run_dir, ignore=shutil.ignore_patterns("verdict.json", "README.md"))
+    shutil.copytree(STORED, run_dir, ignore=shutil.ignore_patterns("verdict*.json", "README.md"))
     for packed in (run_dir / "heap").glob("*.tracemalloc.gz"):
         packed.with_suffix("").write_bytes(gzip.decompress(packed.read_bytes()))
         packed.unlink()
@@ -60,7 +67,7 @@ def judged(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], di
         "samples.csv",
         "verdict.json",
     ], f"--no-report wrote more than verdict.json\n{output}"
-    stored = json.loads((STORED / "verdict.json").read_text())
+    stored = json.loads((STORED / "verdict-calibrated.json").read_text())
     return stored, json.loads((run_dir / "verdict.json").read_text())
 
 
@@ -113,3 +120,22 @@ def test_the_whole_verdict_json_is_as_before(judged: tuple[dict[str, Any], dict[
     """Figures, suspects, checklist, rules and the run's summary included."""
     found = differences(*judged)
     assert not found, "\n".join([f"{len(found)} difference(s) from the stored verdict:", *found])
+
+
+def test_e86d01b_decisions_still_hold(judged: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    """What the calibration left alone: the verdict, its deciding series, every series'
+    decision and the Theil-Sen slopes, the suspects and the checklist's statuses."""
+    original = json.loads((STORED / "verdict.json").read_text())
+    _, new = judged
+    for key in ("verdict", "deciding_series", "classes", "requests_measured", "suspects"):
+        assert new[key] == original[key], key
+    assert new["bytes_per_request"] == pytest.approx(original["bytes_per_request"], rel=REL)
+    for before, now in zip(original["series"], new["series"], strict=True):
+        assert (now["name"], now["leaking"], now["judged"]) == (
+            before["name"],
+            before["leaking"],
+            before["judged"],
+        )
+        if before["trend"] is not None:
+            assert now["trend"]["slope"] == pytest.approx(before["trend"]["slope"], rel=REL)
+    assert [c["status"] for c in new["checklist"]] == [c["status"] for c in original["checklist"]]
