@@ -26,7 +26,7 @@ TREND = _object(
         "slope": {"type": "number", "description": "Theil-Sen growth per request"},
         "low": {"type": "number", "description": "95% interval, low end"},
         "high": {"type": "number", "description": "95% interval, high end"},
-        "z": {"type": "number", "description": "Mann-Kendall z, autocorrelation-corrected"},
+        "z": {"type": "number", "description": "slope over its standard error under AR(1) noise"},
         "n_effective": {"type": "number"},
         "second_half_slope": {"type": "number"},
         "second_half_low": {"type": "number"},
