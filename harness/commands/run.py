@@ -84,7 +84,7 @@ def main(args: argparse.Namespace) -> int:
     display = Display(quiet=settings.quiet or settings.json_output)
     result = LeakRun(settings, scenario, display, draw_flamegraph=render_flamegraph).execute()
     diagnosis = None
-    if args.allocator_check and result.status not in ("error", "interrupted"):
+    if args.allocator_check and result.status not in ("error", "crashed", "interrupted"):
         from harness.workflows.allocator_check import SETTINGS, diagnose
 
         diagnosis = diagnose(result.run_dir, settings, scenario, SETTINGS, display)
