@@ -11,6 +11,27 @@ from harness.rundir import RunDirectory, Sample
 MIB = 1 << 20
 
 
+def memory_sample(
+    i: int, phase: str, requests: int, anon: float, users: int = 8, **columns: int | None
+) -> Sample:
+    """Row `i` (one a second from t=1000) with the container's memory at `anon` bytes, its
+    working set and RSS a fixed distance above; `columns` adds or overrides the rest."""
+    row = Sample(
+        time=1000.0 + i,
+        elapsed_s=float(i),
+        phase=phase,
+        requests=requests,
+        failures=0,
+        users=users,
+        working_set=int(anon + 4 * MIB),
+        container_anon=int(anon),
+        rss=int(anon + 10 * MIB),
+    )
+    for name, value in columns.items():
+        setattr(row, name, value)
+    return row
+
+
 def synthetic_run(
     tmp_path: Path,
     heap_leak: float = 0.0,
@@ -50,18 +71,13 @@ def synthetic_run(
         heap = 20 * MIB + heap_leak * requests + rng.gauss(0, 30_000)
         anon = 60 * MIB + heap_leak * requests + rng.gauss(0, 60_000)
         run.sample(
-            Sample(
-                time=1000.0 + i,
-                elapsed_s=float(i),
-                phase=phase,
-                requests=requests,
-                failures=0,
-                users=8,
-                working_set=int(anon + 4 * MIB),
-                container_anon=int(anon),
+            memory_sample(
+                i,
+                phase,
+                requests,
+                anon,
                 shmem=0,  # a container without tmpfs use: every cgroup reading has the series
                 cgroup_peak=int(anon + 5 * MIB),
-                rss=int(anon + 10 * MIB),
                 app_heap=int(heap),
                 fds=30,
                 sockets=12,

@@ -9,10 +9,12 @@ import random
 from collections.abc import Callable
 from pathlib import Path
 
+from support.synthetic import memory_sample
+
 from harness.analyze.analysis import analyze
 from harness.analyze.checklist import FAIL, PASS, Limits, check_cleanup
 from harness.analyze.verdict import LEAK, NO_LEAK, Rules, SeriesGrowth
-from harness.rundir import RunDirectory, Sample
+from harness.rundir import RunDirectory
 
 MIB = 1 << 20
 CLEANUP = "resource cleanup works"
@@ -26,17 +28,14 @@ def _run(tmp_path: Path, threads: Callable[[str, int], int]) -> Path:
         phase = "warm-up" if i < 10 else "load-1" if i < 120 else "cleanup"
         requests = min(i, 119) * 30
         anon = 80 * MIB + rng.gauss(0, 40_000)
+        users = 0 if phase == "cleanup" else 8
         run.sample(
-            Sample(
-                time=1000.0 + i,
-                elapsed_s=float(i),
-                phase=phase,
-                requests=requests,
-                failures=0,
-                users=0 if phase == "cleanup" else 8,
-                container_anon=int(anon),
-                working_set=int(anon + 4 * MIB),
-                rss=int(anon + 10 * MIB),
+            memory_sample(
+                i,
+                phase,
+                requests,
+                anon,
+                users,
                 fds=30,
                 sockets=12,
                 threads=threads(phase, requests),

@@ -11,13 +11,13 @@ import random
 from pathlib import Path
 
 import pytest
-from support.synthetic import synthetic_run
+from support.synthetic import memory_sample, synthetic_run
 
 from harness.analyze.analysis import analyze
 from harness.analyze.checklist import FAIL, PASS
 from harness.analyze.verdict import INCONCLUSIVE, LEAK, Rules, judge
 from harness.cli import main
-from harness.rundir import SAMPLES_CSV, RunDirectory, Sample
+from harness.rundir import SAMPLES_CSV, RunDirectory
 
 MIB = 1 << 20
 PROG = "leak-harness analyze"
@@ -47,17 +47,12 @@ def _run(
             grown = warm_growth * requests
         anon = 60 * MIB + grown + rng.gauss(0, 20_000)
         run.sample(
-            Sample(
-                time=1000.0 + i,
-                elapsed_s=float(i),
-                phase=phase,
-                requests=requests,
-                failures=0,
-                users=8,
-                working_set=int(anon + 4 * MIB),
-                container_anon=int(anon),
+            memory_sample(
+                i,
+                phase,
+                requests,
+                anon,
                 cgroup_peak=int(anon + MIB),
-                rss=int(anon + 10 * MIB),
                 app_heap=int(20 * MIB + grown + rng.gauss(0, 10_000)),
                 oom_kills=oom_kills[i] if oom_kills else None,
             )
