@@ -109,8 +109,7 @@ class LeakRun:
         }
         run = self.run = RunDirectory.create(settings.out, self.scenario.name, meta)
         self.display.message(f"run directory: {run.path}")
-        with StopSignals() as signals:
-            self.signals = signals
+        with self.signals as signals:
             status, code, detail = self._outcome(run)
             self._record_sampling(run)
             if signals.ignored:
