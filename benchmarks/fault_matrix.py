@@ -2,7 +2,8 @@
 into a real run (the bundled service, the cgroup sandbox), one row each: outcome, exit code,
 samples kept, what `analyze` says of the run directory, tracebacks and leftovers.
 
-    python benchmarks/fault_matrix.py [--only NAME ...] [--out benchmarks/results/fault_matrix]
+    python benchmarks/fault_matrix.py [--only NAME ...] [--workers N]
+                                      [--out benchmarks/results/fault_matrix]
 
 Writes NAME.jsonl (one outcome per line, the raw result) and NAME.md (the table)."""
 
@@ -17,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "test")]
 
-from support.faults import FAULTS, Outcome, can_mount, run_fault  # noqa: E402
+from support.faults import FAULTS, Outcome, can_mount, run_faults  # noqa: E402
 
 MOUNTS = {"--out unwritable", "disk full"}
 
@@ -40,18 +41,21 @@ def table(rows: list[tuple[str, Outcome]]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", help="fault names (default: all)")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="rows side by side (1: each row's seconds alone)"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/fault_matrix")
     args = parser.parse_args()
     faults = [f for f in FAULTS if not args.only or f.name in args.only]
-    rows: list[tuple[str, Outcome]] = []
+    for fault in faults:
+        if fault.name in MOUNTS and not can_mount():
+            print(f"skipped (needs root to mount a tmpfs): {fault.name}", file=sys.stderr)
+    runnable = [f for f in faults if f.name not in MOUNTS or can_mount()]
     with tempfile.TemporaryDirectory(prefix="fault-matrix-") as work:
-        for index, fault in enumerate(faults):
-            if fault.name in MOUNTS and not can_mount():
-                print(f"skipped (needs root to mount a tmpfs): {fault.name}", file=sys.stderr)
-                continue
-            outcome = run_fault(fault, Path(work) / f"{index:02d}")
-            rows.append((f"{fault.status} {fault.exit_code}", outcome))
-            print(f"{fault.name}: {outcome.status} {outcome.exit_code}", file=sys.stderr)
+        outcomes = run_faults(runnable, Path(work), args.workers)
+    rows = [(f"{f.status} {f.exit_code}", outcomes[f.name]) for f in runnable]
+    for expected, row in rows:
+        print(f"{row.fault}: {row.status} {row.exit_code} (expected {expected})", file=sys.stderr)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.with_suffix(".jsonl").open("w") as raw:
         for expected, row in rows:

@@ -1,7 +1,10 @@
 """The fault matrix, against real runs (the bundled service in the cgroup sandbox, the tiny
 fault scenario): every fault leaves its outcome and exit code, the samples taken up to it, a
 run directory `analyze` reads without a traceback, and nothing running or mounted behind.
-`benchmarks/fault_matrix.py` prints the same rows as the table in benchmarks/RESULTS.md."""
+`benchmarks/fault_matrix.py` prints the same rows as the table in benchmarks/RESULTS.md.
+
+The rows selected run side by side (FAULT_WORKERS, default 3) before the first is checked:
+each harness mostly waits, and one at a time they cost CI five minutes."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support.faults import FAULTS, ROOT, Fault, can_mount, cgroups_work, run_fault
+from support.faults import FAULTS, ROOT, Fault, Outcome, can_mount, cgroups_work, run_faults
 
 from harness.rundir import read_events, read_samples
 
@@ -20,11 +23,26 @@ pytestmark = pytest.mark.skipif(not cgroups_work(), reason="no writable memory c
 MOUNTS = {"--out unwritable", "disk full"}
 
 
+@pytest.fixture(scope="module")
+def outcomes(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Outcome]:
+    """The outcome of every fault row this session selected, run side by side."""
+    selected = {
+        item.callspec.params["fault"].name
+        for item in request.session.items
+        if getattr(item, "originalname", None) == "test_fault" and hasattr(item, "callspec")
+    }
+    runnable = [f for f in FAULTS if f.name in selected and (f.name not in MOUNTS or can_mount())]
+    workers = int(os.environ.get("FAULT_WORKERS", "3"))
+    return run_faults(runnable, tmp_path_factory.mktemp("faults"), workers)
+
+
 @pytest.mark.parametrize("fault", FAULTS, ids=[f.name for f in FAULTS])
-def test_fault(fault: Fault, tmp_path: Path) -> None:
+def test_fault(fault: Fault, outcomes: dict[str, Outcome]) -> None:
     if fault.name in MOUNTS and not can_mount():
         pytest.skip("needs root to mount a tmpfs")
-    outcome = run_fault(fault, tmp_path)
+    outcome = outcomes[fault.name]
     context = f"{outcome.to_json()}"
     assert outcome.tracebacks == 0, context
     assert outcome.leftovers == [], context

@@ -12,10 +12,19 @@ import subprocess
 import time
 from pathlib import Path
 
-from support.fault_run import ROOT, Fault, Harness, Inject, Outcome, run_fault
+from support.fault_run import ROOT, Fault, Harness, Inject, Outcome, run_fault, run_faults
 from support.runs import sandbox_backend
 
-__all__ = ["FAULTS", "ROOT", "Fault", "Outcome", "can_mount", "cgroups_work", "run_fault"]
+__all__ = [
+    "FAULTS",
+    "ROOT",
+    "Fault",
+    "Outcome",
+    "can_mount",
+    "cgroups_work",
+    "run_fault",
+    "run_faults",
+]
 
 
 # -- the faults ------------------------------------------------------------------------------
