@@ -199,9 +199,9 @@ def memory_at_limit(
 
 
 def resources_at_limit(
-    rows: list[SampleRow], meta: Mapping[str, Any], min_growth: Mapping[str, float]
+    rows: list[SampleRow], meta: Mapping[str, Any], min_growth: float
 ) -> list[Reached]:
-    """The resource series that climbed (by their minimum growth, from their first reading)
+    """The resource series that climbed (by more than `min_growth`, from their first reading)
     to NEAR their limit under load (fds and the sockets among them reach it together). fds
     are counted over the process tree and each process has its own limit, so the tree's is
     the limit times its processes."""
@@ -224,7 +224,7 @@ def resources_at_limit(
             continue
         row, top = max(loaded, key=lambda p: p[1] / cap(p[0]))
         first = readings[0][1]
-        if top < NEAR * cap(row) or top - first < min_growth.get(name, 0.0):
+        if top < NEAR * cap(row) or top - first <= min_growth:
             continue
         reached.append(
             Reached(

@@ -18,6 +18,7 @@ from harness.analyze.growth import GrowthFit, fit_growth
 from harness.analyze.kept import after_collection, kept
 from harness.analyze.memray import attach_heap
 from harness.analyze.projection import hours_to_limit
+from harness.analyze.resources import judge_resource, resource_floor
 from harness.analyze.window import Unjudged, load_rows, stalled, unjudged
 from harness.analyze.window import measured_rows as measured_rows  # its home was here
 from harness.rundir import read_events, read_meta, read_samples
@@ -35,8 +36,6 @@ INCONCLUSIVE = "INCONCLUSIVE"
 
 #: the series memray's own memory is part of, in a profiled run
 PROFILER_INFLATED = ("container_anon", "working_set", "rss", "app_malloc")
-#: a resource must grow by at least this many units over the window to count as leaking
-RESOURCE_MIN_GROWTH = {"fds": 5.0, "sockets": 5.0, "threads": 3.0, "app_tasks": 20.0}
 
 
 @dataclass(frozen=True)
@@ -135,16 +134,6 @@ def _judge_memory(name: str, found: GrowthFit | None, rules: Rules) -> tuple[boo
             f"grow {rules.min_leak_growth_mb:g} MiB: less is allocator settling); run longer"
         )
     return True, "sustained growth"
-
-
-def _judge_resource(name: str, found: GrowthFit | None) -> tuple[bool, str]:
-    if found is None:
-        return False, "not enough samples"
-    if not (found.significant and found.sustained) or found.step:
-        return False, "no sustained trend"
-    if found.total_growth < RESOURCE_MIN_GROWTH[name]:
-        return False, f"grew by {found.total_growth:.1f}, under {RESOURCE_MIN_GROWTH[name]:.0f}"
-    return True, f"+{found.total_growth:.0f} over the window"
 
 
 def classify(leaking: dict[str, GrowthFit]) -> list[str]:
@@ -281,7 +270,8 @@ def judge(run_dir: Path, rules: Rules) -> Verdict:
         samples, meta, events, rules.leak_bytes_per_request, rules.min_leak_growth_mb * MIB
     )
     reached = [memory] if memory else []
-    reached += resources_at_limit(samples, meta, RESOURCE_MIN_GROWTH)
+    floor = resource_floor(load_rows(samples))
+    reached += resources_at_limit(samples, meta, floor)
     if early is not None:
         return _at_limit(_not_judged(early, samples, rules), reached, rules)
     rows, note = measured_rows(samples)
@@ -308,7 +298,7 @@ def judge(run_dir: Path, rules: Rules) -> Verdict:
                 if kept_per_request < rules.leak_bytes_per_request:
                     is_leak, reason = False, _not_kept(kept_per_request, rules)
         else:
-            is_leak, reason = _judge_resource(name, found)
+            is_leak, reason = judge_resource(found, floor)
         unit = "B/request" if name in MEMORY_SERIES else "per request"
         series.append(
             SeriesGrowth(
