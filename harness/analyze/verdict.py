@@ -15,10 +15,13 @@ from typing import Any
 
 from harness.analyze.ceiling import Reached, memory_at_limit, resources_at_limit
 from harness.analyze.growth import GrowthFit, fit_growth
+from harness.analyze.horizon import Horizon, horizon
 from harness.analyze.kept import after_collection, kept
 from harness.analyze.memray import attach_heap
 from harness.analyze.projection import hours_to_limit
 from harness.analyze.resources import judge_resource, resource_floor
+from harness.analyze.rules import Rules as Rules  # its home was here
+from harness.analyze.rules import rules_from_run as rules_from_run
 from harness.analyze.window import Unjudged, load_rows, stalled, unjudged
 from harness.analyze.window import measured_rows as measured_rows  # its home was here
 from harness.rundir import read_events, read_meta, read_samples
@@ -36,19 +39,6 @@ INCONCLUSIVE = "INCONCLUSIVE"
 
 #: the series memray's own memory is part of, in a profiled run
 PROFILER_INFLATED = ("container_anon", "working_set", "rss", "app_malloc")
-
-
-@dataclass(frozen=True)
-class Rules:
-    """What counts as a leak; from the scenario's thresholds, overridable at analyze time."""
-
-    leak_bytes_per_request: float = 256.0
-    #: a memory series must also grow this much over the window to be called a leak: less
-    #: is what an allocator settles by (arenas, heap top padding, page-sized steps), and a
-    #: short window with a few hundred requests turns that into a steep slope
-    min_leak_growth_mb: float = 1.0
-    production_rps: float = 20.0
-    container_limit_mb: float = 2048.0
 
 
 @dataclass
@@ -80,6 +70,13 @@ class Verdict:
     requests_measured: int
     series: list[SeriesGrowth] = field(default_factory=list)
     rules: dict[str, float] = field(default_factory=dict)
+    #: the leak that reaches the container's limit within rules.time_to_limit_h at
+    #: production_rps, and the sentence that says so (None without a container level)
+    limit_bytes_per_request: float | None = None
+    limit_question: str | None = None
+    #: of a NO LEAK or INCONCLUSIVE run: what ruling out leaks above its bound means for the
+    #: limit ("... at least N days away")
+    limit_ruled_out: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -103,14 +100,6 @@ def load_samples(run_dir: Path) -> list[dict[str, str]]:
     rows = read_samples(run_dir)
     attach_heap(run_dir, rows)
     return rows
-
-
-def rules_from_run(run_dir: Path, **overrides: float | None) -> Rules:
-    meta = read_meta(run_dir)
-    thresholds = (meta.get("scenario") or {}).get("thresholds") or {}
-    known = {k: float(thresholds[k]) for k in Rules.__dataclass_fields__ if k in thresholds}
-    known.update({k: float(v) for k, v in overrides.items() if v is not None})
-    return Rules(**known)
 
 
 def _column(rows: list[dict[str, str]], name: str) -> list[float]:
@@ -261,9 +250,33 @@ def _at_limit(result: Verdict, at_limit: list[Reached], rules: Rules) -> Verdict
     )
 
 
+def _with_horizon(result: Verdict, found: Horizon | None, trends: dict[str, GrowthFit]) -> Verdict:
+    if found is None:
+        return result
+    ruled_out = None
+    judged = _judged_memory(trends)
+    if result.verdict != LEAK and judged:
+        ruled_out = found.ruled_out(max(trends[k].ruled_out_above for k in judged))
+    return replace(
+        result,
+        limit_bytes_per_request=found.bytes_per_request,
+        limit_question=found.question(),
+        limit_ruled_out=ruled_out,
+    )
+
+
 def judge(run_dir: Path, rules: Rules) -> Verdict:
     samples = load_samples(run_dir)
     meta = read_meta(run_dir)
+    limit = horizon(
+        load_rows(samples),
+        meta,
+        rules.production_rps,
+        rules.time_to_limit_h,
+        rules.container_limit_mb,
+    )
+    if rules.threshold_from_limit and limit is not None:
+        rules = replace(rules, leak_bytes_per_request=limit.bytes_per_request)
     early = unjudged(samples, meta)
     events = read_events(run_dir)
     memory = memory_at_limit(
@@ -273,7 +286,9 @@ def judge(run_dir: Path, rules: Rules) -> Verdict:
     floor = resource_floor(load_rows(samples))
     reached += resources_at_limit(samples, meta, floor)
     if early is not None:
-        return _at_limit(_not_judged(early, samples, rules), reached, rules)
+        return _with_horizon(
+            _at_limit(_not_judged(early, samples, rules), reached, rules), limit, {}
+        )
     rows, note = measured_rows(samples)
     after = after_collection(samples, events, float(rows[-1]["time"]) if rows else math.inf)
     requests = _column(rows, "requests")
@@ -376,5 +391,6 @@ def judge(run_dir: Path, rules: Rules) -> Verdict:
     stall = stalled(rows)
     if not reached and stall is not None:
         reason = f"{stall}; {note}" if note else stall
-        return replace(result, verdict=INCONCLUSIVE, reason=reason, hours_to_limit=None)
-    return _at_limit(result, reached, rules)
+        result = replace(result, verdict=INCONCLUSIVE, reason=reason, hours_to_limit=None)
+        return _with_horizon(result, limit, {})
+    return _with_horizon(_at_limit(result, reached, rules), limit, trends)

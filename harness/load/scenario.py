@@ -36,10 +36,13 @@ class Thresholds(BaseModel):
     startup_mb: float = 500.0
     peak_mb: float = 1500.0
     max_failure_ratio: float = 0.01
-    leak_bytes_per_request: float = 256.0  # growth under this is not called a leak
+    # growth under this is not called a leak; "limit": the leak that reaches
+    # container_limit_mb within time_to_limit_h at production_rps (harness/analyze/horizon.py)
+    leak_bytes_per_request: float | Literal["limit"] = 256.0
     min_leak_growth_mb: float = 1.0  # nor growth of less than this over the whole window
     production_rps: float = 20.0  # for the projected time to the container limit
     container_limit_mb: float = 2048.0  # CONTAINER_MEMORY_LIMIT_MB
+    time_to_limit_h: float = Field(default=168.0, gt=0)  # the horizon every verdict is told in
 
 
 class Scenario(BaseModel):
@@ -53,7 +56,7 @@ class Scenario(BaseModel):
     warmup_s: float = Field(default=20.0, ge=0)
     duration_s: float = Field(default=60.0, gt=0)  # measured load (per cycle for `cycles`)
     cycles: int = Field(default=1, ge=1)
-    idle_s: float = Field(default=0.0, ge=0)  # idle after each cycle (cleanup runs in it)
+    idle_s: float = Field(default=0.0, ge=0)  # idle after each cycle (the app's GC runs in it)
     cleanup_s: float = Field(default=10.0, ge=0)  # idle after load, after GC + clear-cache
     sample_interval_s: float = Field(default=1.0, ge=0.2)
     # tracemalloc costs the service CPU (frames=1: ~3x slower on the bundled service; deeper
@@ -76,7 +79,7 @@ class Scenario(BaseModel):
         if self.shape == "spike" and self.spike_s >= self.duration_s:
             raise ValueError("spike_s must be shorter than duration_s")
         if self.shape == "cycles" and self.idle_s <= 0:
-            raise ValueError("a cycles scenario needs idle_s > 0 (cleanup runs in the idle)")
+            raise ValueError("a cycles scenario needs idle_s > 0 (the app's GC runs in the idle)")
         return self
 
 

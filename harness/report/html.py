@@ -12,11 +12,18 @@ from harness.analyze.allocator import SERIES as ALLOCATOR_SERIES
 from harness.analyze.allocator import Diagnosis
 from harness.analyze.analysis import Analysis
 from harness.analyze.memray import MemrayReport, StackSite
+from harness.analyze.verdict import Verdict
 from harness.report.page import GREEN, VERDICT_COLOURS, esc, image, page, status_badge, table
 from harness.report.plots import Plot
 from harness.units import MIB, mib
 
 REPORT_HTML = "report.html"
+
+
+def _horizon(verdict: Verdict) -> str:
+    """The threshold in days to the limit, and what the run ruled out in those terms."""
+    said = [s for s in (verdict.limit_question, verdict.limit_ruled_out) if s]
+    return f"<p>The limit: {esc('; ruled out: '.join(said))}.</p>" if said else ""
 
 
 def _figures(analysis: Analysis) -> str:
@@ -270,6 +277,7 @@ backend · {esc(analysis.run.started_at or "")}</p>
 <p><span class="badge" style="background:{colour}">{esc(verdict.verdict)}</span>
 {esc(verdict.reason)}</p>
 <p>What grows: <b>{esc(classes)}</b></p>
+{_horizon(verdict)}
 {notes}
 {_figures(analysis)}
 <h2>Pre-production checklist</h2>

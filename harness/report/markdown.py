@@ -43,6 +43,10 @@ def render_markdown(run_dir: Path, analysis: Analysis, top_suspects: int = 3) ->
         facts.append(
             f"container limit reached in **{verdict.hours_to_limit:,.1f} h** at production load"
         )
+    if verdict.limit_question:
+        facts.append(verdict.limit_question)
+    if verdict.limit_ruled_out:
+        facts.append(f"ruled out: {verdict.limit_ruled_out}")
     if verdict.classes:
         facts.append(f"what grows: {', '.join(verdict.classes)}")
     if figures.peak_bytes is not None:

@@ -135,7 +135,14 @@ ALLOCATOR = _object(
 
 #: present only where it applies: `memray` in runs profiled with memray, `allocator` in runs
 #: diagnosed with allocator reruns (allocator.json)
-OPTIONAL = ("memray", "allocator")
+#: absent from verdict.json files written before they existed
+OPTIONAL = (
+    "memray",
+    "allocator",
+    "limit_bytes_per_request",
+    "limit_question",
+    "limit_ruled_out",
+)
 
 PROPERTIES: dict[str, Any] = {
     "schema_version": {"const": SCHEMA_VERSION},
@@ -203,7 +210,17 @@ PROPERTIES: dict[str, Any] = {
             required=["name", "label", "unit", "leaking", "reason", "trend"],
         ),
     },
-    "rules": {"type": "object", "additionalProperties": {"type": "number"}},
+    "rules": {"type": "object", "additionalProperties": {"type": ["number", "boolean"]}},
+    "limit_bytes_per_request": {
+        **_NUMBER_OR_NULL,
+        "description": "the leak that reaches the container limit within "
+        "rules.time_to_limit_h at rules.production_rps",
+    },
+    "limit_question": {**_STRING_OR_NULL, "description": "that leak's size, said in a sentence"},
+    "limit_ruled_out": {
+        **_STRING_OR_NULL,
+        "description": "of a NO LEAK or INCONCLUSIVE run: how far the limit is at least",
+    },
     "figures": _object(
         {
             "startup_bytes": _NUMBER_OR_NULL,

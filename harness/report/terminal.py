@@ -28,6 +28,10 @@ def verdict_lines(verdict: Verdict, run_dir: Path) -> list[str]:
             f"{verdict.growth_mb_per_hour:,.1f} MiB/hour, the container limit in "
             f"{verdict.hours_to_limit:,.1f} h"
         )
+    if verdict.limit_question:
+        lines.append(f"  the limit: {verdict.limit_question}")
+    if verdict.limit_ruled_out:
+        lines.append(f"  ruled out: {verdict.limit_ruled_out}")
     if verdict.classes:
         lines.append(f"  what grows: {', '.join(verdict.classes)}")
     lines.append(f"  {'series':<22} {'growth':>14} {'95% CI':>24}  judged")

@@ -65,14 +65,17 @@ def ask_cleanup(
     sample_interval_s: float,
     *,
     headers: Mapping[str, str] | None = None,
+    clear_cache: bool = True,
 ) -> None:
     """The app's GC, then its clear-cache. The load has just stopped: the requests still in
     flight finish first, and between the GC and the clear-cache the sampler takes a sample or
     two of what the collection left, which the verdict reads as what is kept
-    (`harness/analyze/kept.py`)."""
+    (`harness/analyze/kept.py`). Between the cycles of a run the caches stay (`clear_cache`
+    False): a cache cleared there would hide the growth the next cycle is judged on."""
     headers = dict(headers or {})
     time.sleep(IN_FLIGHT_SETTLE_S)
-    for name, path in (("gc", endpoints.gc), ("clear-cache", endpoints.clear_cache)):
+    asked = (("gc", endpoints.gc), ("clear-cache", endpoints.clear_cache if clear_cache else None))
+    for name, path in asked:
         if not path:
             continue
         sent_at = round(time.time(), 3)

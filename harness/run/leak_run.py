@@ -333,7 +333,7 @@ class LeakRun:
             return  # a spike's sub-stages: one phase
         self._snapshot(snaps, target, f"{index + 1:02d}-{stage.phase}-end")
         if following is not None and following.phase.startswith("idle"):
-            self._ask_cleanup(run, target.url)
+            self._ask_cleanup(run, target.url, clear_cache=False)
             self._watch(target)
 
     def _cleanup_phase(
@@ -347,11 +347,16 @@ class LeakRun:
             time.sleep(0.1)
         self._snapshot(snaps, target, f"{len(self.stages) + 1:02d}-after-cleanup")
 
-    def _ask_cleanup(self, run: RunDirectory, url: str) -> None:
+    def _ask_cleanup(self, run: RunDirectory, url: str, *, clear_cache: bool = True) -> None:
         endpoints = self.settings.target.memory_endpoints
         if endpoints is not None:
             ask_cleanup(
-                run, url, endpoints, self.scenario.sample_interval_s, headers=self.memory_headers
+                run,
+                url,
+                endpoints,
+                self.scenario.sample_interval_s,
+                headers=self.memory_headers,
+                clear_cache=clear_cache,
             )
 
     def _snapshot(self, snaps: HeapSnapshots, target: Target, name: str) -> None:

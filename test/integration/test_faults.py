@@ -107,11 +107,18 @@ def test_samples_taken_while_the_app_cleans_up_are_labelled_idle(tmp_path: Path)
     run_dir = _run(tmp_path, CYCLES)
     events = read_events(run_dir)
     samples = read_samples(run_dir)
+    phases = [e for e in events if e["event"] == "phase"]
     for cycle in (1, 2):
-        idle = next(e for e in events if e["event"] == "phase" and e["phase"] == f"idle-{cycle}")
-        cleanups = [e for e in events if e["event"] == "cleanup" and e["time"] > idle["time"]]
-        assert cleanups, events  # the app was asked to clean up in this idle
-        end = max(e["sent_at"] for e in cleanups[:2])
+        at = next(i for i, e in enumerate(phases) if e["phase"] == f"idle-{cycle}")
+        idle, following = phases[at], phases[at + 1]
+        cleanups = [
+            e
+            for e in events
+            if e["event"] == "cleanup" and idle["time"] < e["time"] < following["time"]
+        ]
+        # the app was asked to collect its garbage in this idle, and to keep its caches
+        assert [e["action"] for e in cleanups] == ["gc"], cleanups
+        end = max(e["sent_at"] for e in cleanups)
         during = [r for r in samples if idle["time"] <= float(r["time"]) <= end + 0.5]
         assert during and all(r["phase"] == f"idle-{cycle}" for r in during), during
 

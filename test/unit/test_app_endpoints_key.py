@@ -183,3 +183,10 @@ def test_app_stats_names_a_connection_failure() -> None:
         assert stats.read() is None and "ConnectError" in (stats.last_problem or "")
     finally:
         stats.close()
+
+
+def test_between_cycles_the_app_collects_but_keeps_its_caches(app: str, run: RunDirectory) -> None:
+    """A cycles run asks for GC only in its idles: a clear-cache there reset the bundled
+    service's unbounded cache every cycle, and a leak fitted across the cycles never showed."""
+    ask_cleanup(run, app, ENDPOINTS, 0.2, headers={"X-API-Key": KEY}, clear_cache=False)
+    assert [(e["action"], e["status"]) for e in _events(run, "cleanup")] == [("gc", 200)]

@@ -10,7 +10,8 @@ standard error with rho bias-corrected, t intervals at the effective sample size
 over the judged series, the detectable figure of the whole LEAK rule) change every trend's
 interval, z and detectable figure. `verdict-calibrated.json` is the current tree's answer for
 the same run, and the figures are compared with it; e86d01b's verdict.json still holds every
-decision: INCONCLUSIVE on process RSS, no series leaking, the same slopes and suspects.
+decision: INCONCLUSIVE on process RSS, no series leaking, the same slopes and suspects. The
+threshold from the container's limit (issue 23) added three verdict fields and two rules to it.
 """
 
 from __future__ import annotations
