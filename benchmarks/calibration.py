@@ -151,20 +151,18 @@ def detectable(found: Any) -> float:
     return float(found.detectable)
 
 
-def one(model: str, leak: float, rep: int) -> tuple[str, bool, float]:
-    """(verdict, interval holds the true slope, detectable figure) of one replicate."""
-    rng = random.Random(f"{model}/{leak}/{rep}")
-    requests = requests_for(model, rng, N)
-    noise = MODELS[model](rng, N)
-    slope = leak * THRESHOLD
-    values = [80 * MIB + slope * x + v for x, v in zip(requests, noise, strict=True)]
-    rows = [
-        {"time": str(1000.0 + i), "phase": "load-1", "requests": str(x), "users": "8"}
-        for i, x in enumerate(requests)
-    ]
-    found = fit_growth(requests, values)
+def look_sizes(looks: int) -> list[int]:
+    """Samples seen at each look of a run that may stop once decided: N (the fixed-length
+    run's), doubling (harness.load.scenario.look_times with max = 2**(looks-1) durations)."""
+    return [N << k for k in range(looks)]
+
+
+def judged(
+    requests: list[float], values: list[float], rows: list[dict[str, str]], share: float
+) -> tuple[str, Any]:
+    found = fit_growth(requests, values, share=share)
     if found is None:
-        return INCONCLUSIVE, False, math.nan
+        return INCONCLUSIVE, None
     is_leak, _ = _judge_memory(SERIES, found, RULES)
     if is_leak:
         verdict = LEAK
@@ -172,18 +170,43 @@ def one(model: str, leak: float, rep: int) -> tuple[str, bool, float]:
         verdict, _, _ = _no_leak_or_inconclusive({SERIES: found}, RULES, SERIES)
     if stalled(rows) is not None:  # judge() overrides any verdict of a stalled window
         verdict = INCONCLUSIVE
-    return verdict, found.low <= slope <= found.high, detectable(found)
+    return verdict, found
 
 
-def cell(args: tuple[str, float, int]) -> dict[str, Any]:
-    model, leak, reps = args
+def one(model: str, leak: float, rep: int, looks: int = 1) -> tuple[str, bool, float, float]:
+    """(verdict, interval holds the true slope, detectable figure, share of the longest run
+    used) of one replicate. With looks > 1 it is judged on growing prefixes of the series,
+    each look at 1/looks of the error budgets, and stops at the first NO LEAK."""
+    rng = random.Random(f"{model}/{leak}/{rep}")
+    longest = look_sizes(looks)[-1]
+    requests = requests_for(model, rng, longest)
+    noise = MODELS[model](rng, longest)
+    slope = leak * THRESHOLD
+    values = [80 * MIB + slope * x + v for x, v in zip(requests, noise, strict=True)]
+    rows = [
+        {"time": str(1000.0 + i), "phase": "load-1", "requests": str(x), "users": "8"}
+        for i, x in enumerate(requests)
+    ]
+    verdict, found, n = INCONCLUSIVE, None, longest
+    for n in look_sizes(looks):
+        verdict, found = judged(requests[:n], values[:n], rows[:n], 1.0 / looks)
+        if verdict == NO_LEAK:  # as harness/run/looks.py: a LEAK waits for the last look
+            break
+    if found is None:
+        return INCONCLUSIVE, False, math.nan, n / longest
+    return verdict, found.low <= slope <= found.high, detectable(found), n / longest
+
+
+def cell(args: tuple[str, float, int, int]) -> dict[str, Any]:
+    model, leak, reps, looks = args
     verdicts: Counter[str] = Counter()
-    covered, figures = 0, []
+    covered, figures, used = 0, [], 0.0
     for rep in range(reps):
-        verdict, holds, figure = one(model, leak, rep)
+        verdict, holds, figure, length = one(model, leak, rep, looks)
         verdicts[verdict] += 1
         covered += holds
         figures.append(figure)
+        used += length
     return {
         "model": model,
         "leak_thresholds": leak,
@@ -193,6 +216,8 @@ def cell(args: tuple[str, float, int]) -> dict[str, Any]:
         "inconclusive": verdicts[INCONCLUSIVE],
         "covered": covered,
         "detectable_median": statistics.median(f for f in figures if not math.isnan(f)),
+        "looks": looks,
+        "length_used": used / reps,
     }
 
 
@@ -256,15 +281,24 @@ def table(results: list[dict[str, Any]], title: str) -> str:
 
 
 def main() -> int:
+    global N
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="150 reps a cell, 5 leak sizes")
     parser.add_argument("--reps", type=int, help="replicates per cell (default 150 / 1000)")
     parser.add_argument("--tag", default="", help="suffix of the result files: calibration_TAG")
     parser.add_argument("--models", nargs="*", default=list(MODELS), help="a subset")
+    parser.add_argument(
+        "--looks",
+        type=int,
+        default=1,
+        help="judge each series at this many growing prefixes (a run that stops once decided)",
+    )
+    parser.add_argument("--samples", type=int, default=N, help=f"samples a run (default {N})")
     args = parser.parse_args()
+    N = args.samples  # the workers are forked after this
     reps = args.reps or (150 if args.quick else 1000)
     leaks = QUICK_LEAKS if args.quick else FULL_LEAKS
-    jobs = [(m, k, reps) for m in MODELS if m in args.models for k in leaks]
+    jobs = [(m, k, reps, args.looks) for m in MODELS if m in args.models for k in leaks]
     started = time.monotonic()
     with Pool() as pool:
         results = pool.map(cell, jobs, chunksize=1)
@@ -272,6 +306,16 @@ def main() -> int:
         f"calibration ({'quick' if args.quick else 'full'}: {reps} reps a cell, leaks "
         f"{', '.join(f'{k:g}' for k in leaks)} x threshold; {time.monotonic() - started:.0f} s)"
     )
+    if args.looks > 1:
+        used = {
+            k: statistics.mean(r["length_used"] for r in results if r["leak_thresholds"] == k)
+            for k in leaks
+        }
+        title += (
+            f"\n{args.looks} looks at {', '.join(str(n) for n in look_sizes(args.looks))} "
+            f"samples, each at 1/{args.looks} of the error budgets; share of the longest run "
+            "used, by leak size: " + ", ".join(f"{k:g}: {u:.0%}" for k, u in used.items())
+        )
     text = table(results, title)
     print(text)
     stem = ROOT / "benchmarks" / "results" / f"calibration{'_' + args.tag if args.tag else ''}"

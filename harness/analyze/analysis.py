@@ -17,6 +17,7 @@ from typing import Any
 from harness.analyze.allocator import Diagnosis, load_diagnosis
 from harness.analyze.checklist import FAIL, Item, run_checklist
 from harness.analyze.memray import Draw, MemrayReport, load_or_build
+from harness.analyze.sequential import how_it_stopped
 from harness.analyze.suspects import Suspect, find_suspects
 from harness.analyze.verdict import (
     INCONCLUSIVE,
@@ -57,6 +58,8 @@ class RunInfo:
     git_commit: str | None
     git_branch: str | None
     harness_version: str | None
+    #: a run that may stop once it can decide: how long it ran and why it stopped
+    stopped: str | None = None
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,7 @@ class Analysis:
         )
 
 
-def run_info(meta: dict[str, Any]) -> RunInfo:
+def run_info(meta: dict[str, Any], events: list[dict[str, Any]] | None = None) -> RunInfo:
     env = meta.get("environment") or {}
     backend = meta.get("target_backend") or {}
     outcome = meta.get("outcome") or {}
@@ -148,6 +151,7 @@ def run_info(meta: dict[str, Any]) -> RunInfo:
         git_commit=env.get("git_commit"),
         git_branch=env.get("git_branch"),
         harness_version=env.get("harness_version"),
+        stopped=how_it_stopped(meta, events or []),
     )
 
 
@@ -191,13 +195,13 @@ def analyze(
     meta = read_meta(run_dir)
     skipped: list[Skipped] = []
     read_samples(run_dir, skipped.append)
-    read_events(run_dir, skipped.append)
+    events = read_events(run_dir, skipped.append)
     notes: list[str] = []
     # first: a profiled run's verdict rests on the heap series its capture gives
     memray = load_or_build(run_dir, notes.append, draw) if profiled_run(meta) else None
     verdict = judge(run_dir, rules)
     suspects, basis = find_suspects(run_dir)
-    info = run_info(meta)
+    info = run_info(meta, events)
     if info.status != "completed":
         notes.insert(0, f"the run ended early: {info.status}")
     if info.memory_limit_enforced is False:

@@ -26,7 +26,12 @@ random walk over a short window), it has steps (a pool or an arena grows once) a
 - Step: a one-step model that explains the series much better than a line, with flat
   segments, is a single jump, not a leak.
 - Smallest detectable slope: where both tests pass 80% of the time; with the verdict's
-  threshold and growth floor, `detectable_over`."""
+  threshold and growth floor, `detectable_over`.
+- Looks: a run that judges itself as it goes, to stop once a leak is ruled out, looks
+  up to K times; each look spends 1/K of both error budgets (`share`: the LEAK test at
+  2.5%/FAMILY/K, the NO LEAK bound at 2.5%/K one-sided), so over all its looks a run errs
+  no more often than a fixed-length one (the union bound: conservative, valid however the
+  looks' answers depend on each other)."""
 
 from __future__ import annotations
 
@@ -72,8 +77,11 @@ class GrowthFit:
     second_half_critical: float = 0.0
     second_half_standard_error: float = 0.0
     span: float = 0.0  # requests in the window
-    #: of a single step: the larger of its two levels' upper bounds (else the window's high)
+    #: of a single step: the larger of its two levels' upper bounds (else `upper`)
     step_high: float = 0.0
+    #: the NO LEAK bound: one-sided at 2.5% times the look's share (at one look, `high`;
+    #: None in a fit stored before looks were)
+    upper: float | None = None
 
     @property
     def significant(self) -> bool:
@@ -85,7 +93,9 @@ class GrowthFit:
         window's upper bound. Never the smaller of it and the second half's: taking the
         smaller of two bounds rules out a leak at the threshold up to 27% of the time. Of a
         single step, the model that fits it: both levels must rule the leak out."""
-        return self.step_high if self.step else self.high
+        if self.step:
+            return self.step_high
+        return self.high if self.upper is None else self.upper
 
     @property
     def sustained(self) -> bool:
@@ -143,9 +153,12 @@ class _Line:
         half = t_quantile(1 - 0.025, self.df) * self.standard_error
         return self.slope - half, self.slope + half
 
-    @property
-    def critical(self) -> float:
-        return t_quantile(1 - ALPHA / FAMILY, self.df)
+    def upper(self, share: float) -> float:
+        """The one-sided upper bound at 2.5% times `share` (at 1: the interval's high)."""
+        return self.slope + t_quantile(1 - 0.025 * share, self.df) * self.standard_error
+
+    def critical(self, share: float = 1.0) -> float:
+        return t_quantile(1 - ALPHA * share / FAMILY, self.df)
 
     @property
     def n_effective(self) -> float:
@@ -296,9 +309,12 @@ def _fit(xs: list[float], ys: list[float]) -> _Line | None:
     return None if slope is None else _line(xs, ys, slope)
 
 
-def _step_explains_it(xs: list[float], ys: list[float], slope: float) -> float | None:
+def _step_explains_it(
+    xs: list[float], ys: list[float], slope: float, share: float = 1.0
+) -> float | None:
     """A single jump between two flat levels fits far better than the line: the larger of
-    the two levels' 95% upper bounds (a leak would grow within both), else None."""
+    the two levels' upper bounds at the look's share (a leak would grow within both), else
+    None."""
     n = len(ys)
     if n < 8:
         return None
@@ -325,12 +341,13 @@ def _step_explains_it(xs: list[float], ys: list[float], slope: float) -> float |
             return math.inf
         if found.z > t_quantile(1 - 0.025, found.df):
             return None
-        bound = max(bound, found.interval()[1])
+        bound = max(bound, found.upper(share))
     return bound
 
 
-def fit_growth(requests: list[float], values: list[float]) -> GrowthFit | None:
-    """Growth of `values` per request; None when the window is too short to say anything."""
+def fit_growth(requests: list[float], values: list[float], share: float = 1.0) -> GrowthFit | None:
+    """Growth of `values` per request; None when the window is too short to say anything.
+    `share`: of the error budgets, what this look spends (1: a run judged once)."""
     points = [(x, y) for x, y in zip(requests, values, strict=True) if not math.isnan(y)]
     if len(points) < 6 or points[-1][0] - points[0][0] <= 0:
         return None
@@ -349,7 +366,9 @@ def fit_growth(requests: list[float], values: list[float]) -> GrowthFit | None:
     second_se = second.standard_error if math.isfinite(second.standard_error) else 0.0
     span = xs[-1] - xs[0]
     z_power = Z_POWER80
-    step = _step_explains_it(xs, ys, whole.slope)
+    critical, second_critical = whole.critical(share), second.critical(share)
+    upper = whole.upper(share)
+    step = _step_explains_it(xs, ys, whole.slope, share)
     return GrowthFit(
         n=len(points),
         slope=whole.slope,
@@ -362,15 +381,16 @@ def fit_growth(requests: list[float], values: list[float]) -> GrowthFit | None:
         second_half_high=second_high,
         step=step is not None,
         detectable=max(
-            (whole.critical + z_power) * whole.standard_error,
-            (second.critical + z_power) * second_se,
+            (critical + z_power) * whole.standard_error,
+            (second_critical + z_power) * second_se,
         ),
         total_growth=whole.slope * span,
         standard_error=whole.standard_error,
-        critical=whole.critical,
+        critical=critical,
         second_half_z=second.z,
-        second_half_critical=second.critical,
+        second_half_critical=second_critical,
         second_half_standard_error=second_se,
         span=span,
-        step_high=high if step is None else min(high, step),
+        step_high=upper if step is None else min(upper, step),
+        upper=upper,
     )

@@ -30,6 +30,9 @@ class Rules:
     #: judge on that leak's size instead of leak_bytes_per_request (`leak_bytes_per_request =
     #: "limit"` in the scenario's thresholds)
     threshold_from_limit: bool = False
+    #: times the run judged itself to stop once decided (run.json "looks"): each look spends
+    #: 1/looks of the error budgets (harness/analyze/growth.py)
+    looks: float = 1.0
 
 
 def rules_from_run(run_dir: Path, **overrides: float | None) -> Rules:
@@ -41,6 +44,7 @@ def rules_from_run(run_dir: Path, **overrides: float | None) -> Rules:
         for k in Rules.__dataclass_fields__
         if k in thresholds and k != "threshold_from_limit" and thresholds[k] != FROM_LIMIT
     }
+    known["looks"] = float(len(meta.get("looks") or []) or 1)
     known.update({k: float(v) for k, v in overrides.items() if v is not None})
     # a threshold given at analyze time is the one asked for
     known["threshold_from_limit"] = from_limit and overrides.get("leak_bytes_per_request") is None

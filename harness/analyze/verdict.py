@@ -300,7 +300,7 @@ def judge(run_dir: Path, rules: Rules) -> Verdict:
         values = _column(rows, name)
         if not values or all(math.isnan(v) for v in values):
             continue
-        found = fit_growth(requests, values)
+        found = fit_growth(requests, values, share=1.0 / rules.looks)
         shown_only = _shown_only(name, trends) if name in MEMORY_SERIES else None
         kept_per_request: float | None = None
         if shown_only is not None:

@@ -55,6 +55,9 @@ class Scenario(BaseModel):
     spawn_rate: float = Field(default=4.0, gt=0)
     warmup_s: float = Field(default=20.0, ge=0)
     duration_s: float = Field(default=60.0, gt=0)  # measured load (per cycle for `cycles`)
+    # steady: the load goes on past duration_s, up to this, until a leak is ruled out;
+    # judged at duration_s, twice it, four times it, ... and at max (`look_times`)
+    max_duration_s: float | None = Field(default=None, gt=0)
     cycles: int = Field(default=1, ge=1)
     idle_s: float = Field(default=0.0, ge=0)  # idle after each cycle (the app's GC runs in it)
     cleanup_s: float = Field(default=10.0, ge=0)  # idle after load, after GC + clear-cache
@@ -78,6 +81,11 @@ class Scenario(BaseModel):
     def _coherent(self) -> Scenario:
         if self.shape == "spike" and self.spike_s >= self.duration_s:
             raise ValueError("spike_s must be shorter than duration_s")
+        if self.max_duration_s is not None:
+            if self.shape != "steady":
+                raise ValueError("max_duration_s is for a steady scenario (one load phase)")
+            if self.max_duration_s < self.duration_s:
+                raise ValueError("max_duration_s must be at least duration_s")
         if self.shape == "cycles" and self.idle_s <= 0:
             raise ValueError("a cycles scenario needs idle_s > 0 (the app's GC runs in the idle)")
         return self
@@ -111,10 +119,23 @@ def plan(scenario: Scenario) -> list[Stage]:
             stages.append(Stage(load, s.spike_s, s.spike_users, max(s.spawn_rate, 50.0)))
             stages.append(Stage(load, calm, s.users, max(s.spawn_rate, 50.0)))
         else:
-            stages.append(Stage(load, s.duration_s, s.users, s.spawn_rate))
+            stages.append(Stage(load, s.max_duration_s or s.duration_s, s.users, s.spawn_rate))
         if s.idle_s > 0 and (s.shape == "cycles" or cycle < cycles):
             stages.append(Stage(f"idle-{cycle}", s.idle_s, 0, s.spawn_rate))
     return stages
+
+
+def look_times(scenario: Scenario) -> list[float]:
+    """Seconds into the measured load at which a run that may stop once it can decide judges
+    itself: duration_s, doubling, and max_duration_s last (none: a run of fixed length). Few
+    looks, because each spends a share of the error budgets (harness/analyze/growth.py)."""
+    if scenario.max_duration_s is None or scenario.max_duration_s <= scenario.duration_s:
+        return []
+    looks, at = [], scenario.duration_s
+    while at * 1.5 <= scenario.max_duration_s:  # no look just before the last
+        looks.append(at)
+        at *= 2
+    return [*looks, scenario.max_duration_s]
 
 
 def available() -> list[str]:

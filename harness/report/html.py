@@ -278,6 +278,7 @@ backend · {esc(analysis.run.started_at or "")}</p>
 {esc(verdict.reason)}</p>
 <p>What grows: <b>{esc(classes)}</b></p>
 {_horizon(verdict)}
+{f"<p>The load {esc(analysis.run.stopped)}.</p>" if analysis.run.stopped else ""}
 {notes}
 {_figures(analysis)}
 <h2>Pre-production checklist</h2>

@@ -26,6 +26,8 @@ def render_markdown(run_dir: Path, analysis: Analysis, top_suspects: int = 3) ->
     ]
     if run.status != "completed":
         lines += [f"> **The run ended early: {run.status}.**", ""]
+    if run.stopped:
+        lines += [f"The load {run.stopped}.", ""]
     if analysis.notes:  # what was skipped of a damaged run directory, among others
         lines += [*(f"> - {_cell(note)}" for note in analysis.notes), ""]
     facts = []

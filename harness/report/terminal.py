@@ -102,6 +102,8 @@ def diagnosis_lines(diagnosis: Diagnosis, indent: str = "  ") -> list[str]:
 def render_terminal(analysis: Analysis, run_dir: Path, report: Path | None = None) -> str:
     """What `analyze` prints: the verdict first, the report's path last."""
     lines = verdict_lines(analysis.verdict, run_dir)
+    if analysis.run.stopped:
+        lines.append(f"  the load: {analysis.run.stopped}")
     lines += suspect_lines(analysis.suspects, analysis.suspects_basis)
     if analysis.memray is not None:
         lines += memray_lines(analysis.memray)

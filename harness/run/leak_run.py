@@ -18,11 +18,12 @@ from typing import Any
 from harness.analyze.memray import Draw
 from harness.exit_codes import ExitCode
 from harness.load.locust_process import DEFAULT_LOCUSTFILE, LOCUST_LOG, LocustProcess
-from harness.load.scenario import Scenario, Stage, plan
+from harness.load.scenario import Scenario, Stage, look_times, plan
 from harness.load.stress import knee
 from harness.run import memray as memray_run
 from harness.run.app_endpoints import ask_cleanup, check_monitoring, memory_headers
 from harness.run.config import RunSettings
+from harness.run.looks import Looks
 from harness.run.outcomes import (
     HARNESS_ERROR,
     LoadError,
@@ -51,6 +52,7 @@ def effective_scenario(scenario: Scenario, settings: RunSettings) -> Scenario:
     changes: dict[str, Any] = {}
     if settings.duration_s is not None:
         changes["duration_s"] = settings.duration_s
+        changes["max_duration_s"] = None  # a length asked for is the length
     if settings.users is not None:
         changes["users"] = settings.users
     if settings.sample_interval_s is not None:
@@ -88,6 +90,7 @@ class LeakRun:
         self.settings = settings
         self.scenario = effective_scenario(scenario, settings)
         self.stages: list[Stage] = plan(self.scenario)
+        self.looks = Looks(look_times(self.scenario))
         self.display = display
         self.draw_flamegraph = draw_flamegraph
         self.phase = ""
@@ -103,6 +106,7 @@ class LeakRun:
         meta = {
             "scenario": self.scenario.model_dump(),
             "stages": [vars(stage) for stage in self.stages],
+            "looks": self.looks.times,
             "settings": settings.model_dump(mode="json", exclude={"target"}),
             "target": settings.target.model_dump(mode="json"),
             "environment": environment(),
@@ -302,7 +306,8 @@ class LeakRun:
         taken meanwhile carry the phase they are in."""
         current: int | None = None
         started = time.monotonic()
-        while locust.running():
+        ruled_out = False
+        while locust.running() and not ruled_out:
             self._watch(target)
             progress = locust.progress()
             stage = progress.stage if progress else None
@@ -311,12 +316,18 @@ class LeakRun:
                 self._set_phase(self.stages[stage].phase)
                 if previous is not None:
                     self._stage_ended(run, target, previous, snaps)
+                if self.phase.startswith("load"):
+                    self.looks.load_began(time.monotonic())
+            if self.looks.due(time.monotonic()):
+                ruled_out = self.looks.take(run)
             time.sleep(0.1)
         returncode = locust.stop()
         self._watch(target)
         last, planned_s = len(self.stages) - 1, sum(stage.duration_s for stage in self.stages)
         short = time.monotonic() - started < planned_s - 1.0
-        if returncode != 0 or current is None or (current < last and short):
+        if ruled_out and current is not None:
+            self.display.message(f"a leak is ruled out at look {self.looks.taken}: the load ends")
+        elif returncode != 0 or current is None or (current < last and short):
             seen = "no stage" if current is None else f"stage {current + 1} of {len(self.stages)}"
             raise LoadError(
                 f"Locust exited with code {returncode} at {seen}, before the scenario's end "

@@ -11,7 +11,8 @@ over the judged series, the detectable figure of the whole LEAK rule) change eve
 interval, z and detectable figure. `verdict-calibrated.json` is the current tree's answer for
 the same run, and the figures are compared with it; e86d01b's verdict.json still holds every
 decision: INCONCLUSIVE on process RSS, no series leaking, the same slopes and suspects. The
-threshold from the container's limit (issue 23) added three verdict fields and two rules to it.
+threshold from the container's limit and the looks of a run that stops once decided (issue 23)
+added verdict fields, rules and each trend's `upper` (at one look, its `high`) to it.
 """
 
 from __future__ import annotations
