@@ -6,8 +6,10 @@ Over a short window a series can grow by what requests hold while in flight: a d
 step that a line fit reads as growth (seen in a clean quick run with files in the mix). A leak
 keeps what it took when the load stops and the garbage is collected; memory held in flight
 goes. So a series whose trend says LEAK must also have kept at least the leak threshold per
-request of the window (`verdict.judge`). A run without that reading (no GC endpoint, a run that
-died under load, a run directory from before it was taken) is judged on its trend alone."""
+request of the window (`verdict.judge`). The collection is the app's GC endpoint's, or the heap
+agent's in a Python target without one. A run without that reading (not a Python target and no
+GC endpoint, a run that died under load, a run directory from before it was taken) is judged
+on its trend alone."""
 
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+#: the `via` of a cleanup event the heap agent answered (the app's own carry an HTTP status)
+AGENT = "agent"
 #: a sample whose clock is this close to the clear-cache request may already show its effect
 #: (its stats are read after its time stamp)
 CLEAR_MARGIN_S = 0.3
@@ -33,14 +37,25 @@ class Kept:
         return (self.after_collection - self.start) / self.requests
 
 
+def answered(event: dict[str, Any]) -> bool:
+    """A cleanup the target carried out: its endpoint said 200, or the agent answered."""
+    if event.get("via") == AGENT:
+        return "answer" in event
+    return event.get("status") == 200
+
+
 def after_collection(
     samples: list[dict[str, str]], events: list[dict[str, Any]], window_end: float
 ) -> list[dict[str, str]]:
     """Samples taken after the first GC that followed the window (time `window_end`) and before
     the clear-cache that came next; none when the run has no such GC."""
-    asked = [e for e in events if e.get("event") == "cleanup" and "status" in e and "time" in e]
+    asked = [
+        e
+        for e in events
+        if e.get("event") == "cleanup" and ("status" in e or "answer" in e) and "time" in e
+    ]
     gc = next((e for e in asked if e.get("action") == "gc" and float(e["time"]) > window_end), None)
-    if gc is None or gc.get("status") != 200:
+    if gc is None or not answered(gc):
         return []
     following = [e for e in asked if float(e["time"]) > float(gc["time"])]
     until = (

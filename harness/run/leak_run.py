@@ -9,8 +9,10 @@ stops Locust, the target and the upstreams and removes the cgroup or container."
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 import traceback
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,8 @@ from harness.load.locust_process import DEFAULT_LOCUSTFILE, LOCUST_LOG, LocustPr
 from harness.load.scenario import Scenario, Stage, look_times, plan
 from harness.load.stress import knee
 from harness.run import memray as memray_run
-from harness.run.app_endpoints import ask_cleanup, check_monitoring, memory_headers
+from harness.run.app_endpoints import check_monitoring, memory_headers
+from harness.run.cleanup import request_cleanup
 from harness.run.config import RunSettings
 from harness.run.looks import Looks
 from harness.run.outcomes import (
@@ -99,6 +102,8 @@ class LeakRun:
         self.sampler: Sampler | None = None
         self.upstreams: list[tuple[str, ListeningChild]] = []
         self.memory_headers: dict[str, str] = {}  # the target's API key: never written anywhere
+        #: the heap agent's garbage collection, in a Python target
+        self.agent_gc: Callable[[], dict[str, Any] | None] | None = None
 
     # -- the whole run ---------------------------------------------------------------------
     def execute(self) -> RunResult:
@@ -192,8 +197,7 @@ class LeakRun:
             frames = self.scenario.tracemalloc_frames
             heap_dir = run.heap_dir.resolve()  # the same path in a container
             snapshots = HeapSnapshots(heap_dir)
-            traced = spec.python and frames > 0
-            if traced:
+            if spec.python:  # snapshots when traced; garbage collections for any Python target
                 spec = _with_agent(spec, heap_dir)
             target = stack.enter_context(
                 make_target(settings.backend, spec, settings.memory_limit, settings.cpus, profiled)
@@ -208,8 +212,9 @@ class LeakRun:
                 if spec.leak_env is None:
                     raise TargetError("this target has no leak switches (target.leak_env)")
                 env[spec.leak_env] = ",".join(settings.leaks)
-            if traced:
+            if spec.python:
                 env.update(agent_env(heap_dir, frames, env.get("PYTHONPATH")))
+                self.agent_gc = functools.partial(snapshots.collect, target.signal_heap_dump)
 
             self._set_phase("startup")
             url = target.start(env, run.path / TARGET_LOG)
@@ -359,16 +364,15 @@ class LeakRun:
         self._snapshot(snaps, target, f"{len(self.stages) + 1:02d}-after-cleanup")
 
     def _ask_cleanup(self, run: RunDirectory, url: str, *, clear_cache: bool = True) -> None:
-        endpoints = self.settings.target.memory_endpoints
-        if endpoints is not None:
-            ask_cleanup(
-                run,
-                url,
-                endpoints,
-                self.scenario.sample_interval_s,
-                headers=self.memory_headers,
-                clear_cache=clear_cache,
-            )
+        request_cleanup(
+            run,
+            url,
+            self.settings.target.memory_endpoints,
+            self.scenario.sample_interval_s,
+            headers=self.memory_headers,
+            agent_gc=self.agent_gc,
+            clear_cache=clear_cache,
+        )
 
     def _snapshot(self, snaps: HeapSnapshots, target: Target, name: str) -> None:
         if not self.settings.target.python or self.scenario.tracemalloc_frames == 0:

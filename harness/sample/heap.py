@@ -1,10 +1,13 @@
-"""Heap snapshots at phase and cycle boundaries, through the injected agent."""
+"""Heap snapshots at phase and cycle boundaries, and garbage collections, through the injected
+agent."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 AGENT_DIR = Path(__file__).resolve().parent / "agent"
 HEAP_DIR_ENV = "LEAK_HARNESS_HEAP_DIR"
@@ -39,5 +42,26 @@ class HeapSnapshots:
         while time.monotonic() < deadline:
             if path.exists():
                 return path
+            time.sleep(0.05)
+        return None
+
+    def collect(
+        self, send_signal: Callable[[], bool], timeout_s: float = 30.0
+    ) -> dict[str, Any] | None:
+        """Ask the target's agent for a garbage collection; what it did (objects collected,
+        malloc_trim, seconds), or None if it did not answer in time."""
+        answer = self.heap_dir / "gc.json"
+        answer.unlink(missing_ok=True)
+        (self.heap_dir / "request").write_text("gc")
+        if not send_signal():
+            return None
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if answer.exists():
+                try:
+                    data: dict[str, Any] = json.loads(answer.read_text())
+                except ValueError:
+                    return None
+                return data
             time.sleep(0.05)
         return None

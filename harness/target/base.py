@@ -113,7 +113,8 @@ class Target(ABC):
         """What limits are really enforced (recorded in run.json, said loudly when none)."""
 
     def signal_heap_dump(self) -> bool:
-        """Ask the injected agent for a tracemalloc snapshot; False when not possible."""
+        """SIGUSR2 to the target: the injected agent then reads its request (a tracemalloc
+        snapshot, a garbage collection); False when not possible."""
         return False
 
     def describe(self) -> dict[str, Any]:
