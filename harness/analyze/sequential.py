@@ -26,6 +26,7 @@ def how_it_stopped(meta: dict[str, Any], events: list[dict[str, Any]]) -> str | 
             f"{stopped.get('verdict')} at look {stopped.get('index')} of {len(planned)}"
         )
     if len(looks) >= len(planned) - 1:
-        earlier = f" (no leak ruled out at its {len(looks)} earlier looks)" if looks else ""
+        counted = "its earlier look" if len(looks) == 1 else f"its {len(looks)} earlier looks"
+        earlier = f" (no leak ruled out at {counted})" if looks else ""
         return f"ran the longest load it may, {planned[-1]:,.0f} s{earlier}"
     return f"ended after {len(looks)} of {len(planned)} looks ({most})"

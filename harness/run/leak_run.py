@@ -224,7 +224,9 @@ class LeakRun:
                 ended = target.exited()
                 if ended is not None and ended.oom_killed:
                     raise TargetDied(True, ended.returncode, "startup") from None
-                raise TargetError(f"{exc}\n--- {TARGET_LOG} (tail) ---\n{_tail(run)}") from None
+                raise TargetError(
+                    f"{exc}\n--- {TARGET_LOG} (tail) ---\n{run.tail(TARGET_LOG)}"
+                ) from None
             run.event("target-ready", url=url, boot_s=round(boot_s, 2), pids=target.pids())
             run.update(target_backend=target.describe())
             target_limits = read_limits(target.pids())  # what a resource leak runs into
@@ -336,8 +338,10 @@ class LeakRun:
             seen = "no stage" if current is None else f"stage {current + 1} of {len(self.stages)}"
             raise LoadError(
                 f"Locust exited with code {returncode} at {seen}, before the scenario's end "
-                f"(see locust.log: {_tail(run, 3, LOCUST_LOG)!r})"
+                f"(see locust.log: {run.tail(LOCUST_LOG, 3)!r})"
             )
+        # the load is over: the last snapshot's samples are the cleanup's, not the window's end
+        self._set_phase("cleanup")
         self._stage_ended(run, target, current, snaps)
 
     def _stage_ended(
@@ -389,11 +393,3 @@ class LeakRun:
             self.phase = phase
             self.run.event("phase", phase=phase)
             self.display.phase(phase)
-
-
-def _tail(run: RunDirectory, lines: int = 20, name: str = TARGET_LOG) -> str:
-    try:
-        text = (run.path / name).read_text(errors="replace")
-    except OSError:
-        return "(no log)"
-    return "\n".join(text.splitlines()[-lines:])

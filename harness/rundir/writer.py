@@ -101,6 +101,14 @@ class RunDirectory:
         self._writer.writerow(asdict(sample))
         self._samples.flush()
 
+    def tail(self, name: str, lines: int = 20) -> str:
+        """The last lines of one of its files (a log), for an error message."""
+        try:
+            text = (self.path / name).read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
     def event(self, kind: str, /, **data: Any) -> dict[str, Any]:
         record = {
             "time": round(time.time(), 3),
