@@ -53,7 +53,12 @@ def main() -> int:
     runnable = [f for f in faults if f.name not in MOUNTS or can_mount()]
     with tempfile.TemporaryDirectory(prefix="fault-matrix-") as work:
         outcomes = run_faults(runnable, Path(work), args.workers)
-    rows = [(f"{f.status} {f.exit_code}", outcomes[f.name]) for f in runnable]
+    rows: list[tuple[str, Outcome]] = []
+    for fault in runnable:
+        outcome = outcomes[fault.name]
+        if isinstance(outcome, BaseException):  # the row could not be run at all
+            raise outcome
+        rows.append((f"{fault.status} {fault.exit_code}", outcome))
     for expected, row in rows:
         print(f"{row.fault}: {row.status} {row.exit_code} (expected {expected})", file=sys.stderr)
     args.out.parent.mkdir(parents=True, exist_ok=True)
