@@ -223,6 +223,14 @@ def check_cleanup(
     return Item(name, PASS, "; ".join([evidence, *bounded]))
 
 
+#: the outcomes of a run that ended with the target's death
+TARGET_DIED = ("oom-killed", "target-exited")
+
+
+def _stats_answered(row: Mapping[str, str]) -> bool:
+    return bool(row.get("app_tasks") or row.get("app_heap"))
+
+
 def check_monitoring(
     rows: list[dict[str, str]], events: list[dict[str, Any]], meta: Mapping[str, Any]
 ) -> Item:
@@ -234,7 +242,11 @@ def check_monitoring(
         return Item(name, SKIP, "this run recorded no endpoint check (the target never got ready?)")
     bad = [f"{e.get('endpoint')} ({e.get('problem')})" for e in checks if not e.get("valid")]
     loaded = [r for r in rows if r["phase"] != "startup"]
-    answered = sum(1 for r in loaded if r.get("app_tasks") or r.get("app_heap"))
+    if (meta.get("outcome") or {}).get("status") in TARGET_DIED:
+        # a dying target answers no stats: its last unanswered samples are its death's
+        while loaded and not _stats_answered(loaded[-1]):
+            loaded.pop()
+    answered = sum(1 for r in loaded if _stats_answered(r))
     share = answered / len(loaded) if loaded else 0.0
     evidence = (
         f"{len(checks) - len(bad)}/{len(checks)} endpoints valid; stats answered in "

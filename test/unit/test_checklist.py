@@ -102,3 +102,17 @@ def test_cleanup_allows_one_pooled_connection_per_user_beyond_the_warm_up() -> N
     assert pooled.status == PASS, pooled.evidence
     leaked = check_cleanup([*warm, *load, *[at("cleanup", 0, 120) for _ in range(4)]], Limits())
     assert leaked.status == FAIL and "fds 28 -> 120" in leaked.evidence
+
+
+def test_a_target_that_died_is_not_failed_on_the_stats_its_death_took() -> None:
+    """An OOM-killed run's last samples have no stats (the process was dying, then gone):
+    "monitoring endpoints work" FAILed at 88% in CI. A live target missing the same share
+    still fails."""
+    from harness.analyze.checklist import check_monitoring
+
+    rows = [{"phase": "load-1", "app_heap": "1"}] * 7 + [{"phase": "load-1", "app_heap": ""}]
+    events = [{"event": "monitoring-check", "endpoint": "/stats", "valid": True}]
+    target = {"target": {"memory_endpoints": {"stats": "/stats"}}}
+    died = {**target, "outcome": {"status": "oom-killed"}}
+    assert check_monitoring(rows, events, died).status == "PASS"
+    assert check_monitoring(rows, events, target).status == "FAIL"
