@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from harness.errors import UsageError
 from harness.load.scenario import Profile
-from harness.target.spec import TargetSpec
+from harness.target.spec import TargetSpec, service_table
 
 Backend = Literal["auto", "cgroup", "docker", "process", "remote"]
 BACKENDS: tuple[str, ...] = ("auto", "cgroup", "docker", "process", "remote")
@@ -156,7 +156,7 @@ def load_settings(
     merged.update(_env_settings(environ))
     merged.update({k: v for k, v in cli.items() if v is not None})
     if source is not None and "target" in file_data:
-        merged["target"] = _relative_paths(file_data["target"], source.parent)
+        merged["target"] = _relative_paths(service_table(file_data["target"]), source.parent)
     try:
         settings = RunSettings.model_validate(merged)
     except ValidationError as exc:

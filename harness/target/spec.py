@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from importlib.util import find_spec
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -95,6 +95,38 @@ class TargetSpec(BaseModel):
     container_port: int = 8000
     # remote backend
     url: str | None = None
+
+
+#: what a `[target]` table leaves unsaid for a service of the user's own: not the bundled
+#: service's fake upstreams, memory endpoints, alert rules and leak switches (a table that
+#: named only its command got an Azure OpenAI stub booted, 404s polled from
+#: /api/v1/memory/stats every sample and the bundled alert rules checked as its own)
+SERVICE_DEFAULTS: dict[str, Any] = {
+    "name": "service",
+    "env": {"PYTHONUNBUFFERED": "1"},
+    "workdir": ".",  # the directory of the file that names the table
+    "upstreams": [],
+    "memory_endpoints": None,
+    "alert_rules": None,
+    "leak_env": None,
+}
+_NO_ENDPOINTS = dict.fromkeys(("stats", "health", "gc", "clear_cache", "api_key_env"))
+
+
+def service_table(table: dict[str, Any]) -> dict[str, Any]:
+    """A `[target]` table with the defaults of the service it describes: the bundled one's
+    when it runs `-m resume_api` (its settings tuned), otherwise SERVICE_DEFAULTS; the memory
+    endpoints it names are the only ones (an empty table: none)."""
+    command = table.get("command")
+    if isinstance(command, list) and "resume_api" in command:
+        return table
+    filled = {**SERVICE_DEFAULTS, **table}
+    endpoints = filled["memory_endpoints"]
+    if isinstance(endpoints, dict):
+        named = {key: value for key, value in endpoints.items() if value != ""}
+        paths = [key for key in named if key in ("stats", "health", "gc", "clear_cache")]
+        filled["memory_endpoints"] = {**_NO_ENDPOINTS, **named} if paths else None
+    return filled
 
 
 def expand(text: str, values: dict[str, str]) -> str:

@@ -66,6 +66,40 @@ def test_pyproject_tool_table_and_relative_target_paths(tmp_path: Path) -> None:
     assert settings.target.upstreams == []
 
 
+def test_a_service_table_that_names_only_its_command_gets_none_of_the_bundled_parts(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "leak-harness.toml").write_text(
+        '[target]\ncommand = ["python", "app.py", "--port", "{port}"]\n'
+    )
+    target = load_settings({}, environ={}, cwd=tmp_path)[0].target
+    assert target.upstreams == [] and target.memory_endpoints is None
+    assert target.alert_rules is None and target.leak_env is None
+    assert "AZURE_OPENAI_ENDPOINT" not in target.env and target.workdir == tmp_path
+    assert target.name != "resume_api"
+
+
+def test_a_service_names_only_the_memory_endpoints_it_has(tmp_path: Path) -> None:
+    (tmp_path / "leak-harness.toml").write_text(
+        '[target]\ncommand = ["svc"]\nmemory_endpoints = { stats = "/stats" }\n'
+    )
+    endpoints = load_settings({}, environ={}, cwd=tmp_path)[0].target.memory_endpoints
+    assert endpoints is not None and endpoints.stats == "/stats"
+    assert (endpoints.gc, endpoints.clear_cache, endpoints.health) == (None, None, None)
+    (tmp_path / "leak-harness.toml").write_text(
+        '[target]\ncommand = ["svc"]\nmemory_endpoints = {}\n'
+    )
+    assert load_settings({}, environ={}, cwd=tmp_path)[0].target.memory_endpoints is None
+
+
+def test_the_bundled_service_run_from_a_table_keeps_its_parts(tmp_path: Path) -> None:
+    (tmp_path / "leak-harness.toml").write_text(
+        '[target]\ncommand = ["{python}", "-m", "resume_api", "--port", "{port}"]\n'
+    )
+    target = load_settings({}, environ={}, cwd=tmp_path)[0].target
+    assert target.memory_endpoints is not None and len(target.upstreams) == 2
+
+
 def test_unknown_setting_is_an_error_naming_it(tmp_path: Path) -> None:
     (tmp_path / "leak-harness.toml").write_text("backnd = 'process'\n")
     with pytest.raises(ConfigError, match="backnd"):
