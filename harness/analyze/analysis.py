@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from harness.analyze.allocator import Diagnosis, load_diagnosis
+from harness.analyze.attribution import attribute_by_snapshots
 from harness.analyze.checklist import FAIL, Item, run_checklist
 from harness.analyze.memray import Draw, MemrayReport, load_or_build
 from harness.analyze.sequential import how_it_stopped
@@ -199,8 +200,17 @@ def analyze(
     notes: list[str] = []
     # first: a profiled run's verdict rests on the heap series its capture gives
     memray = load_or_build(run_dir, notes.append, draw) if profiled_run(meta) else None
+    heap = find_suspects(run_dir)
     verdict = judge(run_dir, rules)
-    suspects, basis = find_suspects(run_dir)
+    verdict = replace(
+        verdict,
+        classes=attribute_by_snapshots(
+            verdict.classes,
+            verdict.bytes_per_request,
+            (s.name for s in verdict.series),
+            heap.bytes_per_request,
+        ),
+    )
     info = run_info(meta, events)
     if info.status != "completed":
         notes.insert(0, f"the run ended early: {info.status}")
@@ -213,8 +223,8 @@ def analyze(
     return Analysis(
         run=info,
         verdict=verdict,
-        suspects=suspects,
-        suspects_basis=basis,
+        suspects=heap.suspects,
+        suspects_basis=heap.basis,
         checklist=run_checklist(run_dir, verdict),
         figures=figures(run_dir, meta),
         notes=notes,

@@ -60,13 +60,25 @@ def _filtered(snapshot: tracemalloc.Snapshot) -> tracemalloc.Snapshot:
     return snapshot.filter_traces([tracemalloc.Filter(False, f"*{n}*") for n in NOISE])
 
 
-def find_suspects(run_dir: Path, top: int = 10) -> tuple[list[Suspect], str]:
-    """Ranked suspects and a note on what they were computed from."""
+@dataclass(frozen=True)
+class HeapGrowth:
+    """The snapshots' findings: ranked suspects, what they were computed from, and the traced
+    heap's growth per request between them (None without snapshots), which attributes a
+    leak when the service reports no heap series of its own."""
+
+    suspects: list[Suspect]
+    basis: str
+    bytes_per_request: float | None = None
+
+
+def find_suspects(run_dir: Path, top: int = 10) -> HeapGrowth:
     files = sorted((run_dir / HEAP_DIR).glob("*.tracemalloc"))
     baseline = next((f for f in files if "warm-up-end" in f.name), None)
     loads = [f for f in files if "-load-" in f.name]
     if baseline is None or not loads:
-        return [], "no heap snapshots of warm-up and load (tracemalloc off, or not a Python target)"
+        return HeapGrowth(
+            [], "no heap snapshots of warm-up and load (tracemalloc off, or not a Python target)"
+        )
     requests = _snapshot_requests(run_dir)
     first = _filtered(tracemalloc.Snapshot.load(str(baseline)))
     series = [_filtered(tracemalloc.Snapshot.load(str(f))) for f in loads]
@@ -101,4 +113,5 @@ def find_suspects(run_dir: Path, top: int = 10) -> tuple[list[Suspect], str]:
             )
         )
     note = f"{baseline.name} -> {loads[-1].name}, {done} requests apart"
-    return suspects, note
+    traced = sum(trace.size for trace in last.traces) - sum(trace.size for trace in first.traces)
+    return HeapGrowth(suspects, note, traced / done if done > 0 else None)

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from harness.analyze.attribution import classify
 from harness.analyze.ceiling import Reached, memory_at_limit, resources_at_limit
 from harness.analyze.growth import GrowthFit, fit_growth
 from harness.analyze.horizon import Horizon, horizon
@@ -123,25 +124,6 @@ def _judge_memory(name: str, found: GrowthFit | None, rules: Rules) -> tuple[boo
             f"grow {rules.min_leak_growth_mb:g} MiB: less is allocator settling); run longer"
         )
     return True, "sustained growth"
-
-
-def classify(leaking: dict[str, GrowthFit]) -> list[str]:
-    """What grows: resources, container-only (tmpfs/shm), native, python-heap."""
-    classes = [f"resources:{name}" for name in RESOURCE_SERIES if name in leaking]
-    ws = leaking.get("container_anon") or leaking.get("working_set")
-    rss, heap = leaking.get("rss"), leaking.get("app_heap")
-    shm = leaking.get("shmem")
-    if shm is not None or (ws is not None and (rss is None or rss.slope < 0.33 * ws.slope)):
-        classes.append("container-only")
-    # native: RSS or the C allocator's in-use bytes grow, and the Python heap does not keep
-    # up (malloc also serves Python's large objects, so a heap leak moves both together)
-    counted = (rss, leaking.get("app_malloc"), leaking.get(HEAP_SERIES))
-    native = [t for t in counted if t is not None]
-    if native and (heap is None or heap.slope < 0.5 * max(t.slope for t in native)):
-        classes.append("native")
-    if heap is not None:
-        classes.append("python-heap")
-    return classes
 
 
 def _shown_only(name: str, trends: dict[str, GrowthFit]) -> str | None:

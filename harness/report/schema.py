@@ -194,7 +194,7 @@ PROPERTIES: dict[str, Any] = {
     "classes": {
         "type": "array",
         "items": {"type": "string"},
-        "description": "python-heap, native, container-only, resources:<series>",
+        "description": "python-heap, native, container-only, unattributed, resources:<series>",
     },
     "deciding_series": _STRING_OR_NULL,
     "bytes_per_request": _NUMBER_OR_NULL,
