@@ -42,6 +42,13 @@ RUN_OPTIONS = (
     ),
     RunOption("--cpus", "cpus", float, "CPU limit of the target (default 1)"),
     RunOption("--duration", "duration_s", float, "measured load", "SECONDS"),
+    RunOption(
+        "--max-duration",
+        "max_duration_s",
+        float,
+        "a steady load goes on up to this until a leak is ruled out",
+        "SECONDS",
+    ),
     RunOption("--users", "users", int, "concurrent Locust users"),
     RunOption(
         "--sample-interval", "sample_interval_s", float, "between samples (>= 0.2)", "SECONDS"

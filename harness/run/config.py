@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from harness.errors import UsageError
-from harness.load.scenario import Profile
+from harness.load.scenario import Profile, Scenario, ScenarioError
 from harness.target.spec import TargetSpec, service_table
 
 Backend = Literal["auto", "cgroup", "docker", "process", "remote"]
@@ -55,6 +55,7 @@ class RunSettings(BaseModel):
     cpus: float | None = Field(default=1.0, gt=0)
     leaks: list[str] = Field(default_factory=list)
     duration_s: float | None = Field(default=None, gt=0)  # overrides the scenario's
+    max_duration_s: float | None = Field(default=None, gt=0)  # the longest a steady load may go
     users: int | None = Field(default=None, ge=1)
     sample_interval_s: float | None = Field(default=None, ge=0.2)
     tracemalloc_frames: int | None = Field(default=None, ge=0, le=100)
@@ -102,6 +103,7 @@ _ENV_SETTINGS = (
     "cpus",
     "leaks",
     "duration_s",
+    "max_duration_s",
     "users",
     "sample_interval_s",
     "tracemalloc_frames",
@@ -209,3 +211,29 @@ def check_leaks(settings: RunSettings) -> None:
             parse_leaks(",".join(settings.leaks))
         except LeakSpecError as exc:
             raise ConfigError(f"--leak: {exc}") from None
+
+
+def effective_scenario(scenario: Scenario, settings: RunSettings) -> Scenario:
+    """The scenario with the CLI's overrides applied (one that no longer holds together is a
+    usage error naming the option)."""
+    changes: dict[str, Any] = {}
+    if settings.duration_s is not None:
+        changes["duration_s"] = settings.duration_s
+        changes["max_duration_s"] = None  # a length asked for is the length
+    if settings.max_duration_s is not None:
+        changes["max_duration_s"] = settings.max_duration_s
+    if settings.users is not None:
+        changes["users"] = settings.users
+    if settings.sample_interval_s is not None:
+        changes["sample_interval_s"] = settings.sample_interval_s
+    if settings.tracemalloc_frames is not None:
+        changes["tracemalloc_frames"] = settings.tracemalloc_frames
+    if settings.profile is not None:
+        changes["profile"] = settings.profile
+    try:
+        return Scenario.model_validate({**scenario.model_dump(), **changes})
+    except ValidationError as exc:
+        problems = "; ".join(err["msg"].removeprefix("Value error, ") for err in exc.errors())
+        raise ScenarioError(
+            f"scenario {scenario.name} with the options given: {problems}"
+        ) from None

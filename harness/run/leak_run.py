@@ -25,7 +25,7 @@ from harness.load.stress import knee
 from harness.run import memray as memray_run
 from harness.run.app_endpoints import check_monitoring, memory_headers
 from harness.run.cleanup import request_cleanup
-from harness.run.config import RunSettings
+from harness.run.config import RunSettings, effective_scenario
 from harness.run.looks import Looks
 from harness.run.outcomes import (
     HARNESS_ERROR,
@@ -48,23 +48,6 @@ from harness.target.spec import TargetSpec, expand
 from harness.upstream.child import ListeningChild
 from harness.upstream.launch import start_upstream
 from harness.upstream.process import StubStartError
-
-
-def effective_scenario(scenario: Scenario, settings: RunSettings) -> Scenario:
-    """The scenario with the CLI's overrides applied."""
-    changes: dict[str, Any] = {}
-    if settings.duration_s is not None:
-        changes["duration_s"] = settings.duration_s
-        changes["max_duration_s"] = None  # a length asked for is the length
-    if settings.users is not None:
-        changes["users"] = settings.users
-    if settings.sample_interval_s is not None:
-        changes["sample_interval_s"] = settings.sample_interval_s
-    if settings.tracemalloc_frames is not None:
-        changes["tracemalloc_frames"] = settings.tracemalloc_frames
-    if settings.profile is not None:
-        changes["profile"] = settings.profile
-    return Scenario.model_validate({**scenario.model_dump(), **changes})
 
 
 def _with_agent(spec: TargetSpec, heap_dir: Path) -> TargetSpec:

@@ -11,7 +11,8 @@ from test_verdict import make_run
 
 from harness.analyze.growth import fit_growth
 from harness.analyze.sequential import how_it_stopped
-from harness.load.scenario import Scenario, look_times, plan
+from harness.load.scenario import Scenario, ScenarioError, look_times, plan
+from harness.run.config import RunSettings, effective_scenario
 from harness.run.looks import Looks
 from harness.rundir import RunDirectory, read_events
 
@@ -39,6 +40,17 @@ def test_looks_double_from_the_duration_up_to_the_most_it_may_run() -> None:
 def test_a_longest_load_that_cannot_be_is_refused(fields: dict[str, object], says: str) -> None:
     with pytest.raises(ValidationError, match=says):
         Scenario.model_validate({"name": "s", **fields})
+
+
+def test_max_duration_from_the_command_line_lets_a_steady_load_go_on() -> None:
+    quick = Scenario(name="quick", duration_s=75)
+    longer = effective_scenario(quick, RunSettings(max_duration_s=300))
+    assert look_times(longer) == [75, 150, 300]
+    fixed = effective_scenario(longer, RunSettings(duration_s=120))  # a length asked for
+    assert fixed.max_duration_s is None and look_times(fixed) == []
+    cycles = Scenario(name="full", shape="cycles", idle_s=5)
+    with pytest.raises(ScenarioError, match=r"scenario full with the options given: .*steady"):
+        effective_scenario(cycles, RunSettings(max_duration_s=600))
 
 
 def test_each_look_spends_its_share_of_both_error_budgets() -> None:
