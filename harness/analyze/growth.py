@@ -10,9 +10,8 @@ random walk over a short window), it has steps (a pool or an arena grows once) a
   against least squares). The lag-1 autocorrelation of detrended residuals is biased low,
   worst near a unit root (a series with rho 0.995 reads about 0.9 over 180 samples); rho is
   taken as the value whose expected estimate equals the one seen (the moments of the
-  residuals of a line under AR(1), exact for the window's own requests): the older
-  uncorrected lag-1 of ranks, capped at 0.95, covered a 1 KiB/request leak 64% of the time
-  at rho 0.995.
+  residuals of a line under AR(1), exact for the window's own requests; the uncorrected
+  lag-1 of ranks, capped at 0.95, covered a 1 KiB/request leak 64% of the time at 0.995).
 - Interval and test: Student's t at the effective number of samples less two (n_eff: the
   samples whose i.i.d. noise would give the slope the same variance): a window whose noise
   is a few slow swings has few degrees of freedom, and a wide interval says so.
@@ -21,8 +20,10 @@ random walk over a short window), it has steps (a pool or an arena grows once) a
   each is tested at 2.5%/FAMILY (Bonferroni; the series move together, so it is
   conservative). The 95% interval and the NO LEAK bound stay per series: NO LEAK needs every
   judged series to rule the threshold out, which errs only if one does wrongly (<= 2.5%).
-- Plateau: the slope of the second half of the window must also be significant at that
-  level and not much smaller than the whole window's, or it is a curve that has levelled off.
+- Plateau: the second half's slope must also be significant (2.5% one-sided: ANDed with the
+  family's test, it cannot raise the family-wise rate; at the family's level a leak growing
+  in arena-sized steps, t at 3 df 7.6, read as a plateau) and not much smaller than the
+  whole window's, or the curve has levelled off. The calibration gives a plateau's error.
 - Step: a one-step model that explains the series much better than a line, with flat
   segments, is a single jump, not a leak.
 - Smallest detectable slope: where both tests pass 80% of the time; with the verdict's
@@ -159,6 +160,9 @@ class _Line:
 
     def critical(self, share: float = 1.0) -> float:
         return t_quantile(1 - ALPHA * share / FAMILY, self.df)
+
+    def critical_alone(self, share: float = 1.0) -> float:  # a test ANDed with the family's
+        return t_quantile(1 - ALPHA * share, self.df)
 
     @property
     def n_effective(self) -> float:
@@ -366,7 +370,7 @@ def fit_growth(requests: list[float], values: list[float], share: float = 1.0) -
     second_se = second.standard_error if math.isfinite(second.standard_error) else 0.0
     span = xs[-1] - xs[0]
     z_power = Z_POWER80
-    critical, second_critical = whole.critical(share), second.critical(share)
+    critical, second_critical = whole.critical(share), second.critical_alone(share)
     upper = whole.upper(share)
     step = _step_explains_it(xs, ys, whole.slope, share)
     return GrowthFit(

@@ -12,7 +12,9 @@ interval, z and detectable figure. `verdict-calibrated.json` is the current tree
 the same run, and the figures are compared with it; e86d01b's verdict.json still holds every
 decision: INCONCLUSIVE on process RSS, no series leaking, the same slopes and suspects. The
 threshold from the container's limit and the looks of a run that stops once decided (issue 23)
-added verdict fields, rules and each trend's `upper` (at one look, its `high`) to it.
+added verdict fields, rules and each trend's `upper` (at one look, its `high`) to it; the
+plateau test at 2.5% on its own (not the family's level: a real logger-per-request leak read
+as a plateau) lowered each `second_half_critical` and the detectable figures.
 """
 
 from __future__ import annotations
