@@ -25,6 +25,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.lifetime import die_with_parent
+
 
 @dataclass(frozen=True)
 class Drive:
@@ -158,6 +160,7 @@ def drive(case_dir: Path, variant: str, python: Path) -> Drive:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
+        preexec_fn=die_with_parent,  # a driver stopped outright leaves no service behind
     )
     try:
         _wait_healthy(port, target.get("health_path", "/health"), process, 60)
